@@ -1,0 +1,5 @@
+"""``python -m servekit`` runs the CLI."""
+
+from servekit.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""Error handlers: every refusal is JSON with a code, a message saying what is wrong, and details."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from servekit.api.request_models import BATCH_TAG, INSTANCE_TAG
+from servekit.exceptions import InputError, ModelNotFound, OutOfDistributionError, PredictionError
+
+log = logging.getLogger("servekit.api")
+
+
+def error_response(
+    status: int, code: str, message: str, detail: list[dict[str, Any]] | None = None
+) -> JSONResponse:
+    """The one shape of every error body."""
+    body: dict[str, Any] = {"error": code, "message": message}
+    if detail is not None:
+        body["detail"] = detail
+    return JSONResponse(body, status_code=status)
+
+
+def _safe(value: Any) -> Any:
+    # NaN and infinity are not JSON; show what was sent instead of failing to answer.
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return None
+
+
+def _loc(loc: tuple[Any, ...]) -> list[Any]:
+    parts = list(loc)
+    # The union's tag (instance/batch) is ours, not the client's: leave it out of the location.
+    if len(parts) > 1 and parts[0] == "body" and parts[1] in (INSTANCE_TAG, BATCH_TAG):
+        del parts[1]
+    return parts
+
+
+def _message(error: dict[str, Any], expected: list[str]) -> str:
+    if error["type"] == "extra_forbidden":
+        name = str(error["loc"][-1])
+        hint = difflib.get_close_matches(name, expected, n=1)
+        known = f"did you mean {hint[0]!r}?" if hint else f"expected: {', '.join(expected)}"
+        return f"unknown feature {name!r} ({known})"
+    if error["type"] == "missing" and error["loc"] and error["loc"][0] in ("body", "query"):
+        return (
+            f"missing feature {error['loc'][-1]!r}"
+            if len(error["loc"]) > 1
+            else "a body is required"
+        )
+    return str(error["msg"])
+
+
+def _validation_detail(exc: RequestValidationError, request: Request) -> list[dict[str, Any]]:
+    route = request.scope.get("route")
+    expected: list[str] = getattr(getattr(route, "endpoint", None), "features", [])
+    detail = []
+    for e in exc.errors():
+        item = {"loc": _loc(e["loc"]), "msg": _message(e, expected), "type": e["type"]}
+        if "input" in e and _safe(e["input"]) is not None:
+            item["input"] = _safe(e["input"])
+        detail.append(item)
+    return detail
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    for e in exc.errors():
+        if e["type"] == "json_invalid":
+            reason = e.get("ctx", {}).get("error", "")
+            return error_response(
+                400, "invalid_json", f"the body is not valid JSON: {reason}".rstrip(": ")
+            )
+    detail = _validation_detail(exc, request)
+    summary = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail[:10])
+    more = f" (and {len(detail) - 10} more)" if len(detail) > 10 else ""
+    return error_response(
+        422, "invalid_input", f"{len(detail)} problem(s) with the request: {summary}{more}", detail
+    )
+
+
+async def _input_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InputError)
+    code = "out_of_distribution" if isinstance(exc, OutOfDistributionError) else "invalid_input"
+    return error_response(422, code, str(exc), exc.errors)
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(404, "not_found", str(exc))
+
+
+async def _prediction_failed(request: Request, exc: Exception) -> JSONResponse:
+    log.error("prediction failed: %s", exc, extra={"request_id": request.state.request_id})
+    return error_response(
+        500, "prediction_failed", "the model failed on this request; the error is logged"
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register servekit's handlers on the app."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(InputError, _input_error)
+    app.add_exception_handler(ModelNotFound, _not_found)
+    app.add_exception_handler(PredictionError, _prediction_failed)

@@ -1,0 +1,119 @@
+"""Pydantic request models generated from each manifest, so that /docs shows every model's own fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    create_model,
+)
+
+from servekit.repository.manifest import Feature, FeatureType, Manifest
+
+MAX_TEXT_LENGTH = 10_000
+INSTANCE_TAG, BATCH_TAG = "instance", "batch"
+
+
+def _utc_suffix(value: Any) -> Any:
+    # Seed 002's clients send "2013-07-06 17:18:00 UTC"; ISO 8601 wants an offset instead.
+    if isinstance(value, str) and value.endswith(" UTC"):
+        return value[: -len(" UTC")] + "+00:00"
+    return value
+
+
+def _as_utc(value: datetime) -> datetime:
+    # NOTE: a time without an offset is taken as UTC (documented in the model's schema), not guessed per client.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _annotation(feature: Feature, *, strict: bool) -> Any:
+    """The type of one feature; ``strict`` for JSON (no "5" for 5), lax for query strings."""
+    ge, le = feature.minimum, feature.maximum
+    match feature.type:
+        case FeatureType.float:
+            return Annotated[float, Field(strict=strict, allow_inf_nan=False, ge=ge, le=le)]
+        case FeatureType.int:
+            return Annotated[int, Field(strict=strict, ge=ge, le=le)]
+        case FeatureType.bool:
+            return Annotated[bool, Field(strict=strict)]
+        case FeatureType.datetime:
+            return Annotated[datetime, BeforeValidator(_utc_suffix), AfterValidator(_as_utc)]
+        case FeatureType.string | FeatureType.category:
+            if feature.allowed:
+                return Literal[tuple(feature.allowed)]
+            return Annotated[str, Field(strict=strict, max_length=MAX_TEXT_LENGTH)]
+
+
+def _field(feature: Feature) -> Any:
+    description = feature.description
+    if feature.type is FeatureType.datetime:
+        description = (
+            description + " " if description else ""
+        ) + "(ISO 8601; UTC when no offset is given)"
+    examples = None if feature.example is None else [feature.example]
+    return Field(description=description or None, examples=examples)
+
+
+def _class_name(manifest: Manifest, suffix: str) -> str:
+    parts = manifest.name.replace("-", "_").replace(".", "_").split("_")
+    version = manifest.version.replace(".", "_").replace("-", "_")
+    return "".join(p.capitalize() for p in parts) + f"V{version}" + suffix
+
+
+def example_instance(manifest: Manifest) -> dict[str, Any]:
+    """One row built from the manifest's examples."""
+    return {f.name: f.example for f in manifest.inputs if f.example is not None}
+
+
+def instance_model(manifest: Manifest, *, strict: bool, suffix: str = "Input") -> type[BaseModel]:
+    """One row of the model's features; unknown features are refused, never ignored."""
+    fields: dict[str, Any] = {
+        f.name: (_annotation(f, strict=strict), _field(f)) for f in manifest.inputs
+    }
+    config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [example_instance(manifest)]}
+    )
+    model: type[BaseModel] = create_model(
+        _class_name(manifest, suffix), __config__=config, **fields
+    )
+    return model
+
+
+def _shape(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return BATCH_TAG if "instances" in value else INSTANCE_TAG
+    return None
+
+
+def body_type(manifest: Manifest, max_rows: int) -> Any:
+    """The POST body: one instance, or ``{"instances": [...]}`` with 1 to ``max_rows`` rows."""
+    instance = instance_model(manifest, strict=True)
+    batch = create_model(
+        _class_name(manifest, "Batch"),
+        __config__=ConfigDict(extra="forbid"),
+        instances=(list[instance], Field(min_length=1, max_length=max_rows)),  # type: ignore[valid-type]
+    )
+    return Annotated[
+        Annotated[instance, Tag(INSTANCE_TAG)] | Annotated[batch, Tag(BATCH_TAG)],
+        Discriminator(
+            _shape,
+            custom_error_type="invalid_body",
+            custom_error_message='expected a JSON object: one row of features, or {"instances": [rows]}',
+        ),
+    ]
+
+
+def rows_of(body: BaseModel) -> list[dict[str, Any]]:
+    """The validated rows of a POST body."""
+    instances = getattr(body, "instances", None)
+    if instances is None:
+        return [body.model_dump()]
+    return [row.model_dump() for row in instances]

@@ -1,0 +1,42 @@
+"""Status, liveness and readiness."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from servekit import __version__
+from servekit.api.deps import ServedDep
+from servekit.api.routes.models import summaries
+from servekit.api.schemas import Status
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/", response_model=Status)
+async def status(served: ServedDep) -> Status:
+    """The service, its version, its models and its uptime."""
+    return Status(
+        service=served.service_name,
+        version=__version__,
+        uptime_seconds=round(time.monotonic() - served.started, 3),
+        ready=served.ready,
+        models=summaries(served),
+    )
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready yet"}})
+async def readyz(served: ServedDep) -> JSONResponse:
+    """Readiness: every model is loaded."""
+    pending = [s.manifest.key for s in served.all() if not s.loaded]
+    if pending:
+        return JSONResponse({"status": "not ready", "loading": pending}, status_code=503)
+    return JSONResponse({"status": "ready", "models": [s.manifest.key for s in served.all()]})

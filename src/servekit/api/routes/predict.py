@@ -1,0 +1,135 @@
+"""Prediction routes, generated per model so that each shows its own schema in /docs."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from servekit.api.deps import ServedDep
+from servekit.api.request_models import body_type, example_instance, instance_model, rows_of
+from servekit.api.schemas import ErrorPublic, PredictResponse
+from servekit.runtimes.base import Row
+from servekit.serving.registry import ServedModels
+from servekit.serving.service import ModelService
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": PredictResponse},
+    400: {"model": ErrorPublic, "description": "The body is not valid JSON"},
+    404: {"model": ErrorPublic, "description": "No such model or version"},
+    413: {"model": ErrorPublic, "description": "The body is over the size limit"},
+    422: {
+        "model": ErrorPublic,
+        "description": "Invalid input, or out of distribution under policy reject",
+    },
+}
+
+
+async def _answer(service: ModelService, rows: list[Row]) -> JSONResponse:
+    predictions = await service.predict(rows)
+    m = service.manifest
+    return JSONResponse(
+        {"model": m.name, "version": m.version, "predictions": [p.public() for p in predictions]}
+    )
+
+
+def _endpoint(
+    handler: Callable[..., Awaitable[JSONResponse]], param: inspect.Parameter, service: ModelService
+) -> Callable[..., Awaitable[JSONResponse]]:
+    # NOTE: FastAPI reads the signature; setting it lets one closure take a type built at run time.
+    handler.__signature__ = inspect.Signature([param])  # type: ignore[attr-defined]
+    handler.features = [f.name for f in service.manifest.inputs]  # type: ignore[attr-defined]
+    return handler
+
+
+def _post(service: ModelService, max_rows: int) -> Callable[..., Awaitable[JSONResponse]]:
+    example = example_instance(service.manifest)
+    examples: Any = {
+        "one row": {"value": example},
+        "a batch": {"value": {"instances": [example, example]}},
+    }
+    annotation = Annotated[body_type(service.manifest, max_rows), Body(openapi_examples=examples)]  # type: ignore[valid-type]
+
+    async def predict(body: BaseModel) -> JSONResponse:
+        return await _answer(service, rows_of(body))
+
+    param = inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+    return _endpoint(predict, param, service)
+
+
+def _get(service: ModelService) -> Callable[..., Awaitable[JSONResponse]]:
+    query = instance_model(service.manifest, strict=False, suffix="Query")
+
+    async def predict_query(params: BaseModel) -> JSONResponse:
+        return await _answer(service, [params.model_dump()])
+
+    param = inspect.Parameter(
+        "params", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[query, Query()]
+    )
+    return _endpoint(predict_query, param, service)
+
+
+def _max_rows(service: ModelService, server_limit: int) -> int:
+    own = service.manifest.batching.max_request_rows
+    return server_limit if own is None else min(own, server_limit)
+
+
+def model_routes(served: ServedModels, *, max_batch_rows: int) -> APIRouter:
+    """POST and GET predict for each model's latest version, and POST for each pinned version."""
+    router = APIRouter()
+    for name, versions in served.services.items():
+        latest = served.get(name)
+        tags: list[str | Any] = [f"model: {name}"]
+        doc = f"Predict with the latest version of {name} ({latest.manifest.version}). {latest.manifest.description}"
+        router.add_api_route(
+            f"/models/{name}/predict",
+            _post(latest, _max_rows(latest, max_batch_rows)),
+            methods=["POST"],
+            tags=tags,
+            summary=f"Predict with {name}",
+            description=doc + " Send one row, or up to the limit in `instances`.",
+            responses=RESPONSES,
+            response_model=None,
+            operation_id=f"predict_{name}",
+        )
+        router.add_api_route(
+            f"/models/{name}/predict",
+            _get(latest),
+            methods=["GET"],
+            tags=tags,
+            summary=f"Predict one row of {name} from the query string",
+            description=doc,
+            responses=RESPONSES,
+            response_model=None,
+            operation_id=f"predict_{name}_query",
+        )
+        for version, service in versions.items():
+            router.add_api_route(
+                f"/models/{name}/versions/{version}/predict",
+                _post(service, _max_rows(service, max_batch_rows)),
+                methods=["POST"],
+                tags=tags,
+                summary=f"Predict with {name} version {version}",
+                responses=RESPONSES,
+                response_model=None,
+                operation_id=f"predict_{name}_v{version}",
+            )
+    router.add_api_route(
+        "/models/{name}/predict", _unknown, methods=["GET", "POST"], include_in_schema=False
+    )
+    router.add_api_route(
+        "/models/{name}/versions/{version}/predict",
+        _unknown,
+        methods=["POST"],
+        include_in_schema=False,
+    )
+    return router
+
+
+async def _unknown(served: ServedDep, name: str, version: str | None = None) -> None:
+    # Reached only for names or versions that no route above serves: get() raises a 404 naming what is served.
+    served.get(name, version)

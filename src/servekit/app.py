@@ -1,0 +1,54 @@
+"""Building the FastAPI application: ``create_app(settings)``; nothing happens at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from servekit import __version__
+from servekit.api.errors import install_error_handlers
+from servekit.api.routes import health, models
+from servekit.api.routes.predict import model_routes
+from servekit.config import Settings
+from servekit.monitoring.middleware import MonitoringMiddleware
+from servekit.serving.registry import ServedModels
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition of this process's metrics."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Read every manifest (a bad one raises here, naming file and field) and build the app.
+
+    Models are loaded when the app starts (its lifespan), off the event loop.
+    """
+    settings = settings or Settings()
+    served = ServedModels.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await served.load()
+        yield
+
+    app = FastAPI(
+        title=settings.service_name,
+        version=__version__,
+        description="Machine-learning models served by servekit. Each model has its own section below.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.served = served
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(models.router)
+    app.include_router(model_routes(served, max_batch_rows=settings.limits.max_batch_rows))
+    app.add_route("/metrics", metrics, include_in_schema=False)
+    app.add_middleware(MonitoringMiddleware, max_body_bytes=settings.limits.max_body_bytes)
+    return app

@@ -1,0 +1,65 @@
+"""Settings: one root object read from the environment (prefix ``SERVEKIT_``) and ``.env``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LimitSettings(BaseModel):
+    """Bounds on what one request may ask of the server."""
+
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    """Largest request body accepted, counted on the bytes actually received (413 beyond)."""
+
+    max_batch_rows: int = Field(default=1000, gt=0)
+    """Most rows one request may carry in ``instances`` (a model's manifest may lower it)."""
+
+    inference_threads: int = Field(default=4, gt=0)
+    """Threads that run model code, so that it never blocks the event loop."""
+
+
+class LogSettings(BaseModel):
+    """How the server writes its logs."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Lowest level written."""
+
+    json_lines: bool = True
+    """One JSON object a line (for log shippers); false gives plain text for a terminal."""
+
+
+class Settings(BaseSettings):
+    """Everything the server reads at start-up. Nested groups use ``__``: ``SERVEKIT_LIMITS__MAX_BODY_BYTES``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SERVEKIT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    service_name: str = "servekit"
+    """Name shown by ``GET /`` and in logs."""
+
+    host: str = "127.0.0.1"
+    """Address to listen on; ``0.0.0.0`` inside a container."""
+
+    port: int = Field(
+        default=8000, ge=0, le=65535, validation_alias=AliasChoices("SERVEKIT_PORT", "PORT", "port")
+    )
+    """Port to listen on. ``PORT`` (as Cloud Run sets it) is honoured when ``SERVEKIT_PORT`` is not set."""
+
+    model_repository: Path = Path("models")
+    """Folder holding model folders (each with a ``servekit.yaml``), one or two levels deep."""
+
+    limits: LimitSettings = LimitSettings()
+    """Request bounds."""
+
+    log: LogSettings = LogSettings()
+    """Logging."""

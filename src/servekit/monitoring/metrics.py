@@ -1,0 +1,46 @@
+"""Prometheus metrics, declared once for the process (prometheus_client's own habit)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+# From 1 ms to 10 s, dense enough around the usual p50/p95/p99 of a model API.
+LATENCY_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075,
+    0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+
+# The seeds' names, so that their PromQL works as written.
+REQUESTS = Counter(
+    "api_requests_total",
+    "HTTP requests answered, by method, route template and status code.",
+    ["method", "path", "status"],
+)
+REQUEST_LATENCY = Histogram(
+    "api_request_latency_seconds",
+    "Time from request received to response sent, by method and route template.",
+    ["method", "path"],
+    buckets=LATENCY_BUCKETS,
+)
+
+PREDICTIONS = Counter(
+    "servekit_predictions_total",
+    "Rows predicted (a batch of 50 rows counts 50), by model and version.",
+    ["model", "version"],
+)
+INFERENCE_SECONDS = Histogram(
+    "servekit_inference_seconds",
+    "Time spent in one model call (one batch), by model and version.",
+    ["model", "version"],
+    buckets=LATENCY_BUCKETS,
+)
+OOD_WARNINGS = Counter(
+    "servekit_ood_warnings_total",
+    "Out-of-distribution findings on predicted or refused rows, by model, version, feature and kind.",
+    ["model", "version", "feature", "kind"],
+)
+OOD_REJECTED_ROWS = Counter(
+    "servekit_ood_rejected_rows_total",
+    "Rows refused because the model's policy rejects out-of-distribution input.",
+    ["model", "version"],
+)

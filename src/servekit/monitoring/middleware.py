@@ -1,0 +1,128 @@
+"""The ASGI middleware around every request: request id, body limit, metrics and the access log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servekit.monitoring.metrics import REQUEST_LATENCY, REQUESTS
+
+log = logging.getLogger("servekit.access")
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+UNMATCHED = "<unmatched>"
+
+
+class BodyTooLarge(Exception):
+    """The request body grew past the limit while it was being received."""
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            candidate: str = value.decode("latin-1")
+            # A caller's id is kept only when it is safe to echo and to log.
+            if _VALID_REQUEST_ID.match(candidate):
+                return candidate
+    return uuid.uuid4().hex
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class MonitoringMiddleware:
+    """Counts and times each request by its route template, limits its body, logs one JSON line."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wrap one HTTP request; other scopes pass through."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        started = False
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                # NOTE: counted on the bytes received, so a false or absent Content-Length cannot get past it.
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                started = True
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            declared = _declared_length(scope)
+            if declared is not None and declared > self.max_body_bytes:
+                raise BodyTooLarge
+            await self.app(scope, limited_receive, send_with_id)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._too_large(send_with_id)
+        finally:
+            self._record(scope, status, time.perf_counter() - start, request_id)
+
+    async def _too_large(self, send: Send) -> None:
+        body = json.dumps(
+            {
+                "error": "body_too_large",
+                "message": f"the request body is larger than the limit of {self.max_body_bytes} bytes",
+            }
+        ).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _record(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
+        route = scope.get("route")
+        # The template, never the raw URL: one time series per route, whatever the path parameters.
+        path = getattr(route, "path", None) or UNMATCHED
+        method = scope["method"]
+        REQUESTS.labels(method, path, str(status)).inc()
+        REQUEST_LATENCY.labels(method, path).observe(elapsed)
+        extra: dict[str, Any] = {
+            "request_id": request_id,
+            "method": method,
+            "path": scope["path"],
+            "route": path,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 3),
+            "client": scope["client"][0] if scope.get("client") else None,
+        }
+        log.info("%s %s %s", method, scope["path"], status, extra=extra)

@@ -1,0 +1,212 @@
+"""The manifest (``servekit.yaml``) of a model folder, as a validated pydantic model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MANIFEST_FILE = "servekit.yaml"
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+FEATURE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+# NOTE: these keys shape the request body itself, so no feature may carry their names.
+RESERVED_FEATURES = frozenset({"instances"})
+
+
+class _Strict(BaseModel):
+    # A typo in a manifest must stop start-up, not be ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class FeatureType(StrEnum):
+    """The type of one tabular feature, as a client sends it."""
+
+    float = "float"
+    int = "int"
+    string = "string"
+    category = "category"
+    datetime = "datetime"
+    bool = "bool"
+
+
+class Task(StrEnum):
+    """What the model does; it decides how outputs are shown."""
+
+    classification = "classification"
+    regression = "regression"
+    image_classification = "image_classification"
+    text_classification = "text_classification"
+    ner = "ner"
+    forecasting = "forecasting"
+    custom = "custom"
+
+
+class Feature(_Strict):
+    """One input feature of a tabular model: its type and what values are valid."""
+
+    name: str = Field(pattern=FEATURE_PATTERN)
+    type: FeatureType
+    description: str = ""
+    example: Any = None
+    minimum: float | None = None
+    """Smallest valid value (validation: below it is a 422, not a warning)."""
+    maximum: float | None = None
+    """Largest valid value (validation: above it is a 422, not a warning)."""
+    allowed: list[str] | None = None
+    """For category/string features: the only valid values (anything else is a 422)."""
+    dtype: str | None = None
+    """The pandas dtype the model was trained with, so that its frame is rebuilt exactly."""
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> Self:
+        numeric = self.type in (FeatureType.float, FeatureType.int)
+        if (self.minimum is not None or self.maximum is not None) and not numeric:
+            raise ValueError(f"minimum/maximum apply to float and int features, not {self.type}")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError(f"minimum {self.minimum} is greater than maximum {self.maximum}")
+        if self.allowed is not None and self.type not in (FeatureType.category, FeatureType.string):
+            raise ValueError(f"allowed applies to category and string features, not {self.type}")
+        if self.name in RESERVED_FEATURES:
+            raise ValueError(
+                f"{self.name!r} is reserved for the request body and cannot name a feature"
+            )
+        return self
+
+
+class Outputs(_Strict):
+    """What the model returns."""
+
+    name: str = "prediction"
+    labels: list[str] | None = None
+    """Class labels in the order of the model's probability columns."""
+    unit: str | None = None
+    description: str = ""
+
+
+class Batching(_Strict):
+    """How rows are gathered into model calls."""
+
+    max_batch_size: int = Field(default=64, gt=0)
+    """Most rows in one model call."""
+    max_wait_ms: float = Field(default=2.0, ge=0)
+    """Longest a row waits for others to join its batch."""
+    max_request_rows: int | None = Field(default=None, gt=0)
+    """Most rows one request may carry (the server's limit applies when unset)."""
+
+
+class OutOfDistribution(_Strict):
+    """How rows unlike the training data are treated."""
+
+    policy: Literal["warn", "reject"] = "warn"
+    """``warn`` answers with warnings; ``reject`` refuses the request with a 422."""
+    range_margin: float = Field(default=0.1, ge=0)
+    """Slack beyond the training range, as a fraction of its width, before a value is flagged."""
+    multivariate: bool = True
+    """Also flag rows whose feature combination is far from the training data."""
+
+
+class NumericStats(_Strict):
+    """Training statistics of a numeric feature."""
+
+    kind: Literal["numeric"] = "numeric"
+    count: int
+    min: float
+    max: float
+    mean: float
+    std: float
+    q01: float
+    q50: float
+    q99: float
+
+
+class CategoricalStats(_Strict):
+    """Training statistics of a category, string or bool feature."""
+
+    kind: Literal["categorical"] = "categorical"
+    count: int
+    categories: dict[str, int]
+    """Each value seen in training and how often."""
+
+
+class DatetimeStats(_Strict):
+    """Training statistics of a datetime feature."""
+
+    kind: Literal["datetime"] = "datetime"
+    count: int
+    min: datetime
+    max: datetime
+
+
+FeatureStats = NumericStats | CategoricalStats | DatetimeStats
+
+
+class MultivariateStats(_Strict):
+    """Reference for the Mahalanobis distance of a row from the training data."""
+
+    features: list[str]
+    mean: list[float]
+    inv_cov: list[list[float]]
+    threshold: float = Field(gt=0)
+    """Distances above this are flagged (taken from the training rows' own distances)."""
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> Self:
+        k = len(self.features)
+        if len(self.mean) != k or len(self.inv_cov) != k or any(len(r) != k for r in self.inv_cov):
+            raise ValueError(f"mean and inv_cov must be sized to the {k} features")
+        return self
+
+
+class TrainingStats(_Strict):
+    """What the training data looked like, written by ``servekit package``."""
+
+    rows: int
+    features: dict[str, FeatureStats]
+    multivariate: MultivariateStats | None = None
+
+
+class Manifest(_Strict):
+    """A model folder's ``servekit.yaml``."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    version: str = Field(default="1", pattern=NAME_PATTERN)
+    runtime: str
+    """``sklearn``, ``onnx``, ``python``, or a runtime installed by a plug-in."""
+    task: Task
+    description: str = ""
+    artifact: str | None = None
+    """The model file, relative to the folder."""
+    entrypoint: str | None = None
+    """For the python runtime: ``module:Class``, the module found in the folder or installed."""
+    options: dict[str, Any] = {}
+    """Settings for the runtime itself."""
+    inputs: list[Feature] = Field(min_length=1)
+    outputs: Outputs = Outputs()
+    batching: Batching = Batching()
+    ood: OutOfDistribution = OutOfDistribution()
+    training_stats: TrainingStats | None = None
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Self:
+        names = [f.name for f in self.inputs]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate input feature(s): {', '.join(duplicates)}")
+        if self.training_stats is not None:
+            unknown = set(self.training_stats.features) - set(names)
+            mv = self.training_stats.multivariate
+            if mv is not None:
+                unknown |= set(mv.features) - set(names)
+            if unknown:
+                raise ValueError(
+                    f"training_stats name unknown feature(s): {', '.join(sorted(unknown))}"
+                )
+        return self
+
+    @property
+    def key(self) -> str:
+        """``name:version``, as logs and errors show it."""
+        return f"{self.name}:{self.version}"

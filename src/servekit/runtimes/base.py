@@ -1,0 +1,59 @@
+"""The runtime contract: a few hooks that turn validated rows into one output per row."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from servekit.exceptions import PredictionError
+from servekit.repository.loader import ModelFolder
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RowOutput:
+    """What the model said about one row, in JSON-ready Python values."""
+
+    prediction: Any
+    probabilities: dict[str, float] | None = None
+    extra: dict[str, Any] | None = None
+
+
+class Runtime(ABC):
+    """Runs one model. Hooks are called off the event loop; ``setup`` once, the others per batch."""
+
+    def __init__(self, model: ModelFolder) -> None:
+        self.model = model
+        self.manifest = model.manifest
+
+    @abstractmethod
+    def setup(self) -> None:
+        """Load the artifact and anything else the model needs."""
+
+    def decode(self, rows: list[Row]) -> Any:
+        """Turn validated rows into the model's batch input."""
+        return rows
+
+    @abstractmethod
+    def predict(self, batch: Any) -> Any:
+        """Run the model on one batch."""
+
+    @abstractmethod
+    def encode(self, output: Any) -> list[RowOutput]:
+        """Split the model's output into one result per row."""
+
+    def __call__(self, rows: list[Row]) -> list[RowOutput]:
+        """Decode, predict and encode one batch; the batch size in equals the batch size out."""
+        try:
+            results = self.encode(self.predict(self.decode(rows)))
+        except Exception as exc:
+            raise PredictionError(
+                f"{self.manifest.key} failed on a batch of {len(rows)}: {exc!r}"
+            ) from exc
+        if len(results) != len(rows):
+            raise PredictionError(
+                f"{self.manifest.key} returned {len(results)} results for {len(rows)} rows"
+            )
+        return results

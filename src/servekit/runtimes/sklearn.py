@@ -1,0 +1,59 @@
+"""scikit-learn (and anything joblib-pickled with the same API): estimators and pipelines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import joblib
+
+from servekit.repository.manifest import Task
+from servekit.runtimes import tabular
+from servekit.runtimes.base import Row, RowOutput, Runtime
+
+
+class SklearnRuntime(Runtime):
+    """A fitted estimator or pipeline saved with joblib.
+
+    Options: ``input_format`` — ``dataframe`` (the default when the model saw column names in
+    training) or ``array``.
+    """
+
+    def setup(self) -> None:
+        """Load the pickled estimator and decide how to shape its input."""
+        path = self.model.artifact_path()
+        if path is None:
+            raise ValueError("the sklearn runtime needs an artifact")
+        self.estimator = joblib.load(path)
+        default = "dataframe" if hasattr(self.estimator, "feature_names_in_") else "array"
+        self.input_format = self.manifest.options.get("input_format", default)
+        if self.input_format not in ("dataframe", "array"):
+            raise ValueError(
+                f"options.input_format must be dataframe or array, not {self.input_format!r}"
+            )
+        if self.input_format == "array":
+            tabular.check_numeric(self.manifest.inputs, "this model")
+        self.with_probabilities = self.manifest.task is Task.classification and hasattr(
+            self.estimator, "predict_proba"
+        )
+        classes = getattr(self.estimator, "classes_", None)
+        self.labels = self.manifest.outputs.labels or (
+            [str(c) for c in classes] if classes is not None else None
+        )
+
+    def decode(self, rows: list[Row]) -> Any:
+        """A frame shaped exactly as in training, or a float array."""
+        if self.input_format == "dataframe":
+            return tabular.to_frame(rows, self.manifest.inputs)
+        return tabular.to_array(rows, self.manifest.inputs)
+
+    def predict(self, batch: Any) -> Any:
+        """Probabilities for classifiers that have them, predictions otherwise."""
+        if self.with_probabilities:
+            return self.estimator.predict_proba(batch)
+        return self.estimator.predict(batch)
+
+    def encode(self, output: Any) -> list[RowOutput]:
+        """Label and probabilities per row, or the plain prediction."""
+        if self.with_probabilities and self.labels is not None:
+            return tabular.classification_outputs(output, self.labels)
+        return tabular.plain_outputs(output)

@@ -1,0 +1,86 @@
+"""One served model version: checks its rows, asks its executor, and shapes each row's answer."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from servekit.drift.ood import OODChecker, OODWarning
+from servekit.exceptions import OutOfDistributionError
+from servekit.monitoring.metrics import OOD_REJECTED_ROWS, OOD_WARNINGS, PREDICTIONS
+from servekit.repository.loader import ModelFolder
+from servekit.runtimes.base import Row, RowOutput, Runtime
+from servekit.serving.executor import Executor
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One row's answer: its id, what the model said, and how the row differs from training."""
+
+    id: str
+    output: RowOutput
+    warnings: list[OODWarning]
+
+    def public(self) -> dict[str, Any]:
+        """JSON-ready form for responses."""
+        body: dict[str, Any] = {"id": self.id, "prediction": self.output.prediction}
+        if self.output.probabilities is not None:
+            body["probabilities"] = self.output.probabilities
+        if self.output.extra:
+            body.update(self.output.extra)
+        body["warnings"] = [w.public() for w in self.warnings]
+        return body
+
+
+class ModelService:
+    """The served form of one model version."""
+
+    def __init__(self, model: ModelFolder, runtime: Runtime, executor: Executor) -> None:
+        self.model = model
+        self.manifest = model.manifest
+        self.runtime = runtime
+        self.executor = executor
+        self.checker = OODChecker(self.manifest)
+        self.loaded = False
+        m = self.manifest
+        self._predictions = PREDICTIONS.labels(m.name, m.version)
+        self._rejected = OOD_REJECTED_ROWS.labels(m.name, m.version)
+
+    def setup(self) -> None:
+        """Load the model (blocking; call it off the event loop)."""
+        self.runtime.setup()
+        self.loaded = True
+
+    def _count(self, warnings: list[list[OODWarning]]) -> None:
+        m = self.manifest
+        for row in warnings:
+            for w in row:
+                OOD_WARNINGS.labels(m.name, m.version, w.feature, w.kind).inc()
+
+    async def predict(self, rows: list[Row]) -> list[Prediction]:
+        """Check and predict validated rows; with policy ``reject``, unusual rows refuse the request."""
+        warnings = self.checker.check(rows)
+        self._count(warnings)
+        if self.manifest.ood.policy == "reject" and any(warnings):
+            bad = [(i, w) for i, row in enumerate(warnings) for w in row]
+            self._rejected.inc(sum(1 for row in warnings if row))
+            raise OutOfDistributionError(
+                f"{len(bad)} out-of-distribution finding(s); model {self.manifest.key} rejects such input: "
+                + "; ".join(f"row {i}: {w.message}" for i, w in bad),
+                errors=[
+                    {
+                        "loc": ["row", i, w.feature],
+                        "msg": w.message,
+                        "type": w.kind,
+                        "expected": w.expected,
+                    }
+                    for i, w in bad
+                ],
+            )
+        outputs = await self.executor.submit(rows)
+        self._predictions.inc(len(rows))
+        return [
+            Prediction(id=uuid.uuid4().hex, output=out, warnings=w)
+            for out, w in zip(outputs, warnings, strict=True)
+        ]
