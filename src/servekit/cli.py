@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -23,8 +25,18 @@ console = Console()
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    # soft_wrap: a long path stays whole on one line, even when stderr is not a terminal.
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _exit_after_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Exit 0 on SIGTERM.
+
+    uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the handler it
+    found; without this one, that second SIGTERM would kill the process after a clean shutdown.
+    """
+    raise SystemExit(0)
 
 
 @app.command()
@@ -54,6 +66,7 @@ def serve(
         application = create_app(settings)
     except ServekitError as exc:
         raise _fail(str(exc)) from None
+    signal.signal(signal.SIGTERM, _exit_after_sigterm)
     # The access log is our middleware's JSON line; uvicorn's own would say the same thing twice.
     uvicorn.run(
         application, host=settings.host, port=settings.port, access_log=False, log_config=None

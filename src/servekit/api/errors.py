@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from servekit.api.request_models import BATCH_TAG, INSTANCE_TAG
 from servekit.exceptions import InputError, ModelNotFound, OutOfDistributionError, PredictionError
+from servekit.monitoring.middleware import BodyTooLarge
 
 log = logging.getLogger("servekit.api")
 
@@ -50,6 +51,13 @@ def _message(error: dict[str, Any], expected: list[str]) -> str:
         hint = difflib.get_close_matches(name, expected, n=1)
         known = f"did you mean {hint[0]!r}?" if hint else f"expected: {', '.join(expected)}"
         return f"unknown feature {name!r} ({known})"
+    if error["type"] in ("too_short", "too_long") and error["loc"][-1] == "instances":
+        ctx = error.get("ctx", {})
+        if error["type"] == "too_short":
+            return "a batch needs at least 1 row in instances, got 0"
+        return (
+            f"a batch may hold at most {ctx.get('max_length')} rows, got {ctx.get('actual_length')}"
+        )
     if error["type"] == "missing" and error["loc"] and error["loc"][0] in ("body", "query"):
         return (
             f"missing feature {error['loc'][-1]!r}"
@@ -93,6 +101,11 @@ async def _input_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, code, str(exc), exc.errors)
 
 
+async def _too_large(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyTooLarge)
+    return error_response(413, "body_too_large", exc.detail)
+
+
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return error_response(404, "not_found", str(exc))
 
@@ -109,4 +122,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(ModelNotFound, _not_found)
+    app.add_exception_handler(BodyTooLarge, _too_large)
     app.add_exception_handler(PredictionError, _prediction_failed)

@@ -22,7 +22,10 @@ MAX_TEXT_LENGTH = 10_000
 INSTANCE_TAG, BATCH_TAG = "instance", "batch"
 
 
-def _utc_suffix(value: Any) -> Any:
+def _datetime_text(value: Any) -> Any:
+    # NOTE: pydantic would read a number as seconds since 1970: a silent guess we refuse.
+    if not isinstance(value, str | datetime):
+        raise ValueError("a datetime must be an ISO 8601 string, such as 2013-07-06T17:18:00Z")
     # Seed 002's clients send "2013-07-06 17:18:00 UTC"; ISO 8601 wants an offset instead.
     if isinstance(value, str) and value.endswith(" UTC"):
         return value[: -len(" UTC")] + "+00:00"
@@ -45,7 +48,7 @@ def _annotation(feature: Feature, *, strict: bool) -> Any:
         case FeatureType.bool:
             return Annotated[bool, Field(strict=strict)]
         case FeatureType.datetime:
-            return Annotated[datetime, BeforeValidator(_utc_suffix), AfterValidator(_as_utc)]
+            return Annotated[datetime, BeforeValidator(_datetime_text), AfterValidator(_as_utc)]
         case FeatureType.string | FeatureType.category:
             if feature.allowed:
                 return Literal[tuple(feature.allowed)]

@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servekit.monitoring.metrics import REQUEST_LATENCY, REQUESTS
@@ -19,8 +20,11 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED = "<unmatched>"
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(HTTPException):
     """The request body grew past the limit while it was being received."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the limit of {limit} bytes")
 
 
 def _request_id(scope: Scope) -> str:
@@ -69,7 +73,8 @@ class MonitoringMiddleware:
                 # NOTE: counted on the bytes received, so a false or absent Content-Length cannot get past it.
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise BodyTooLarge
+                    # NOTE: an HTTPException, so that FastAPI's body parsing re-raises it as it is.
+                    raise BodyTooLarge(self.max_body_bytes)
             return message
 
         async def send_with_id(message: Message) -> None:
@@ -86,22 +91,17 @@ class MonitoringMiddleware:
         try:
             declared = _declared_length(scope)
             if declared is not None and declared > self.max_body_bytes:
-                raise BodyTooLarge
+                raise BodyTooLarge(self.max_body_bytes)
             await self.app(scope, limited_receive, send_with_id)
-        except BodyTooLarge:
+        except BodyTooLarge as exc:
             if started:
                 raise
-            await self._too_large(send_with_id)
+            await self._too_large(send_with_id, exc.detail)
         finally:
             self._record(scope, status, time.perf_counter() - start, request_id)
 
-    async def _too_large(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "body_too_large",
-                "message": f"the request body is larger than the limit of {self.max_body_bytes} bytes",
-            }
-        ).encode()
+    async def _too_large(self, send: Send, message: str) -> None:
+        body = json.dumps({"error": "body_too_large", "message": message}).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),

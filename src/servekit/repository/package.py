@@ -84,8 +84,9 @@ def _as_frame(
     return pd.DataFrame(array, columns=names), False
 
 
-def _infer_task(model: Any) -> Task:
-    if hasattr(model, "predict_proba") and hasattr(model, "classes_"):
+def _infer_task(model: Any, labels: Sequence[str] | None) -> Task:
+    # NOTE: an ONNX graph has no predict_proba or classes_; the labels given for it say it classifies.
+    if labels is not None or (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
         return Task.classification
     return Task.regression
 
@@ -137,7 +138,7 @@ def package_model(
     features = infer_features(frame, overrides)
     if not is_frame:
         features = [f.model_copy(update={"dtype": None}) for f in features]
-    task = Task(task) if task is not None else _infer_task(model)
+    task = Task(task) if task is not None else _infer_task(model, labels)
     if labels is None and task is Task.classification and hasattr(model, "classes_"):
         labels = [str(c) for c in model.classes_]
     folder.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,15 @@ class Runtime(ABC):
     @abstractmethod
     def setup(self) -> None:
         """Load the artifact and anything else the model needs."""
+
+    def check_options(self, known: Collection[str]) -> None:
+        """Refuse options this runtime does not read: a typo must stop start-up, not be ignored."""
+        unknown = sorted(set(self.manifest.options) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown option(s) {', '.join(unknown)} for the {self.manifest.runtime} runtime; "
+                f"known options: {', '.join(sorted(known)) or 'none'}"
+            )
 
     def decode(self, rows: list[Row]) -> Any:
         """Turn validated rows into the model's batch input."""

@@ -29,6 +29,7 @@ class OnnxRuntime(Runtime):
 
     def setup(self) -> None:
         """Open an inference session on the CPU."""
+        self.check_options(["label_output", "probabilities_output"])
         import onnxruntime as ort  # an optional extra: imported only when an ONNX model is served
 
         path = self.model.artifact_path()

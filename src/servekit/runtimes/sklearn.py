@@ -20,6 +20,7 @@ class SklearnRuntime(Runtime):
 
     def setup(self) -> None:
         """Load the pickled estimator and decide how to shape its input."""
+        self.check_options(["input_format"])
         path = self.model.artifact_path()
         if path is None:
             raise ValueError("the sklearn runtime needs an artifact")

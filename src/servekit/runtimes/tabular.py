@@ -21,8 +21,15 @@ def to_frame(rows: list[Row], features: Sequence[Feature]) -> pd.DataFrame:
         values = [row[f.name] for row in rows]
         if f.type is FeatureType.datetime:
             series = pd.Series(pd.to_datetime(values, utc=True))
-            if f.dtype is not None and "UTC" not in f.dtype and "tz" not in f.dtype:
-                series = series.dt.tz_localize(None)
+            if f.dtype is not None:
+                # NOTE: the training zone and unit both matter: a Europe/Berlin column must not turn
+                # naive (hours shift), and an ns column must not arrive as us (epoch values shift).
+                target = pd.api.types.pandas_dtype(f.dtype)
+                if isinstance(target, pd.DatetimeTZDtype):
+                    series = series.dt.tz_convert(target.tz)
+                else:  # trained on naive times, which servekit reads as UTC
+                    series = series.dt.tz_localize(None)
+                series = series.astype(target)
         else:
             series = pd.Series(values)
         if f.dtype is not None and f.type is not FeatureType.datetime:

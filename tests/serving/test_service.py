@@ -1,0 +1,79 @@
+"""The serving path with a plain Python model: off the event loop, errors reported cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from fastapi.testclient import TestClient
+
+from tests.conftest import AppFactory
+
+MODEL_CODE = '''
+import asyncio
+import threading
+
+
+class Probe:
+    """Says, for each row, whether it ran on a thread with a running event loop."""
+
+    def predict(self, rows):
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:
+            on_loop = False
+        if any(r["x"] < 0 for r in rows):
+            raise ValueError("negative x")
+        return [{"prediction": r["x"] * 2, "on_loop": on_loop, "thread": threading.current_thread().name} for r in rows]
+'''
+
+
+def probe_repo(tmp_path: Path, max_batch_size: int = 64) -> Path:
+    folder = tmp_path / "probe"
+    folder.mkdir()
+    (folder / "probe.py").write_text(MODEL_CODE)
+    manifest = {
+        "name": "probe",
+        "runtime": "python",
+        "entrypoint": "probe:Probe",
+        "task": "regression",
+        "inputs": [{"name": "x", "type": "float", "example": 1.5}],
+        "batching": {"max_batch_size": max_batch_size},
+    }
+    (folder / "servekit.yaml").write_text(yaml.safe_dump(manifest))
+    return tmp_path
+
+
+def test_model_code_never_runs_on_the_event_loop(tmp_path: Path, make_app: AppFactory) -> None:
+    with TestClient(make_app(model_repository=probe_repo(tmp_path))) as client:
+        response = client.post("/models/probe/predict", json={"x": 2.0})
+    assert response.status_code == 200
+    [row] = response.json()["predictions"]
+    assert row["prediction"] == 4.0
+    assert row["on_loop"] is False
+
+
+def test_large_requests_are_split_into_model_calls_of_max_batch_size(
+    tmp_path: Path, make_app: AppFactory
+) -> None:
+    with TestClient(make_app(model_repository=probe_repo(tmp_path, max_batch_size=4))) as client:
+        response = client.post(
+            "/models/probe/predict", json={"instances": [{"x": float(i)} for i in range(10)]}
+        )
+    assert [r["prediction"] for r in response.json()["predictions"]] == [2.0 * i for i in range(10)]
+
+
+def test_a_failing_model_gives_500_with_a_message_and_the_server_goes_on(
+    tmp_path: Path, make_app: AppFactory
+) -> None:
+    with TestClient(
+        make_app(model_repository=probe_repo(tmp_path)), raise_server_exceptions=False
+    ) as client:
+        failed = client.post("/models/probe/predict", json={"x": -1.0})
+        assert client.post("/models/probe/predict", json={"x": 1.0}).status_code == 200
+    assert failed.status_code == 500
+    assert failed.json() == {
+        "error": "prediction_failed",
+        "message": "the model failed on this request; the error is logged",
+    }

@@ -1,0 +1,48 @@
+"""Settings from the environment, .env and Cloud Run's PORT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from servekit.config import Settings
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.delenv("SERVEKIT_PORT", raising=False)
+    settings = Settings()
+    assert settings.port == 8000
+    assert settings.limits.max_body_bytes == 1_048_576
+
+
+def test_cloud_run_port_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SERVEKIT_PORT", raising=False)
+    monkeypatch.setenv("PORT", "9123")
+    assert Settings().port == 9123
+
+
+def test_servekit_port_wins_over_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9123")
+    monkeypatch.setenv("SERVEKIT_PORT", "9124")
+    assert Settings().port == 9124
+
+
+def test_nested_groups_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(
+        "SERVEKIT_LIMITS__MAX_BATCH_ROWS=7\nSERVEKIT_MODEL_REPOSITORY=/srv/models\n"
+    )
+    monkeypatch.setenv("SERVEKIT_LOG__LEVEL", "DEBUG")
+    settings = Settings()
+    assert settings.limits.max_batch_rows == 7
+    assert settings.model_repository == Path("/srv/models")
+    assert settings.log.level == "DEBUG"
+
+
+def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVEKIT_LIMITS__MAX_BODY_BYTES", "-1")
+    with pytest.raises(ValueError, match="max_body_bytes"):
+        Settings()
