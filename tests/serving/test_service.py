@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from servekit.exceptions import ModelLoadError, RuntimeNotFound
 from tests.conftest import AppFactory
 
 MODEL_CODE = '''
@@ -77,3 +79,24 @@ def test_a_failing_model_gives_500_with_a_message_and_the_server_goes_on(
         "error": "prediction_failed",
         "message": "the model failed on this request; the error is logged",
     }
+
+
+def test_a_model_that_fails_to_load_stops_start_up_naming_it(
+    repo_dir: Path, make_app: AppFactory
+) -> None:
+    (repo_dir / "iris" / "model.joblib").write_bytes(b"not a pickle")
+    app = make_app(model_repository=repo_dir)
+    with pytest.raises(ModelLoadError, match=r"iris:1 \(.*iris\) failed to load"), TestClient(app):
+        pass
+
+
+def test_an_unknown_runtime_stops_start_up_listing_the_installed_ones(
+    repo_dir: Path, make_app: AppFactory
+) -> None:
+    manifest = repo_dir / "iris" / "servekit.yaml"
+    manifest.write_text(manifest.read_text().replace("runtime: sklearn", "runtime: tensorflow"))
+    with pytest.raises(
+        RuntimeNotFound,
+        match="unknown runtime 'tensorflow'; installed runtimes: sklearn, onnx, python",
+    ):
+        make_app(model_repository=repo_dir)

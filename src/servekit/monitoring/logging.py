@@ -11,7 +11,12 @@ from typing import Any
 from servekit.config import LogSettings
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and is logged.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# uvicorn's color_message repeats the message with terminal colours: noise in a JSON line.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):

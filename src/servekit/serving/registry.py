@@ -67,9 +67,12 @@ class ServedModels:
             try:
                 await anyio.to_thread.run_sync(service.setup)
             except Exception as exc:
-                raise ModelLoadError(
-                    f"{service.manifest.key} ({service.model.path}) failed to load: {exc}"
-                ) from exc
+                error = ModelLoadError(
+                    f"{service.manifest.key} ({service.model.path}) failed to load: {exc!r}"
+                )
+                # One clear line before the server's traceback, so the cause is not buried.
+                log.error("start-up refused: %s", error)
+                raise error from exc
             log.info(
                 "loaded %s",
                 service.manifest.key,
