@@ -59,6 +59,9 @@ def _feature_stats(feature: Feature, series: pd.Series) -> FeatureStats | None:
             min=stamps.min().to_pydatetime(),
             max=stamps.max().to_pydatetime(),
         )
+    if feature.type is FeatureType.string:
+        # Free text: a new sentence is not an unseen category, so no list of values is kept.
+        return None
     counts = series.map(category_key).value_counts()
     if len(counts) > MAX_CATEGORIES:
         return None

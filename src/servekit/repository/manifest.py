@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 MANIFEST_FILE = "servekit.yaml"
 
@@ -140,7 +140,10 @@ class DatetimeStats(_Strict):
     max: datetime
 
 
-FeatureStats = NumericStats | CategoricalStats | DatetimeStats
+# Discriminated by ``kind``, so that a bad entry is reported against its own type only.
+FeatureStats = Annotated[
+    NumericStats | CategoricalStats | DatetimeStats, Field(discriminator="kind")
+]
 
 
 class MultivariateStats(_Strict):
@@ -189,22 +192,33 @@ class Manifest(_Strict):
     ood: OutOfDistribution = OutOfDistribution()
     training_stats: TrainingStats | None = None
 
-    @model_validator(mode="after")
-    def _check_consistency(self) -> Self:
-        names = [f.name for f in self.inputs]
+    # NOTE: field validators, not one model validator, so that each error is located at its field
+    # ("inputs: duplicate..."), where a model validator would only say "(top level)".
+    @field_validator("inputs")
+    @classmethod
+    def _check_unique(cls, inputs: list[Feature]) -> list[Feature]:
+        names = [f.name for f in inputs]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"duplicate input feature(s): {', '.join(duplicates)}")
-        if self.training_stats is not None:
-            unknown = set(self.training_stats.features) - set(names)
-            mv = self.training_stats.multivariate
-            if mv is not None:
-                unknown |= set(mv.features) - set(names)
-            if unknown:
-                raise ValueError(
-                    f"training_stats name unknown feature(s): {', '.join(sorted(unknown))}"
-                )
-        return self
+        return inputs
+
+    @field_validator("training_stats")
+    @classmethod
+    def _check_stats_features(
+        cls, stats: TrainingStats | None, info: ValidationInfo
+    ) -> TrainingStats | None:
+        inputs = info.data.get("inputs")
+        if stats is None or inputs is None:  # invalid inputs are reported on their own
+            return stats
+        unknown = set(stats.features) - {f.name for f in inputs}
+        if stats.multivariate is not None:
+            unknown |= set(stats.multivariate.features) - {f.name for f in inputs}
+        if unknown:
+            raise ValueError(
+                f"training_stats name unknown feature(s): {', '.join(sorted(unknown))}"
+            )
+        return stats
 
     @property
     def key(self) -> str:

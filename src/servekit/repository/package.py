@@ -91,20 +91,25 @@ def _infer_task(model: Any, labels: Sequence[str] | None) -> Task:
     return Task.regression
 
 
-def _write_artifact(model: Any, runtime: str, folder: Path) -> str:
-    if runtime == "onnx":
-        target = folder / "model.onnx"
-        if isinstance(model, str | Path):
-            shutil.copyfile(model, target)
-        else:  # an onnx.ModelProto
-            target.write_bytes(model.SerializeToString())
-        return target.name
+# The artifact's file name in the model folder, per runtime package_model writes.
+ARTIFACTS = {"onnx": "model.onnx", "sklearn": "model.joblib"}
+
+
+def _artifact_name(runtime: str) -> str:
+    if runtime not in ARTIFACTS:
+        raise ValueError(
+            f"package_model writes sklearn and onnx models; for {runtime!r}, write the folder yourself"
+        )
+    return ARTIFACTS[runtime]
+
+
+def _write_artifact(model: Any, runtime: str, target: Path) -> None:
     if runtime == "sklearn":
-        joblib.dump(model, folder / "model.joblib")
-        return "model.joblib"
-    raise ValueError(
-        f"package_model writes sklearn and onnx models; for {runtime!r}, write the folder yourself"
-    )
+        joblib.dump(model, target)
+    elif isinstance(model, str | Path):  # an .onnx file
+        shutil.copyfile(model, target)
+    else:  # an onnx.ModelProto
+        target.write_bytes(model.SerializeToString())
 
 
 def package_model(
@@ -130,10 +135,10 @@ def package_model(
     ``extra`` adds manifest fields (``outputs``, ``batching``, ``ood``, ``options``...).
     """
     folder = Path(out_dir)
-    if folder.exists() and any(folder.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{folder} is not empty (pass overwrite=True to replace it)")
-        shutil.rmtree(folder)
+    replace = folder.exists() and any(folder.iterdir())
+    if replace and not overwrite:
+        raise FileExistsError(f"{folder} is not empty (pass overwrite=True to replace it)")
+    artifact = _artifact_name(runtime)
     frame, is_frame = _as_frame(data, feature_names, model)
     features = infer_features(frame, overrides)
     if not is_frame:
@@ -141,14 +146,13 @@ def package_model(
     task = Task(task) if task is not None else _infer_task(model, labels)
     if labels is None and task is Task.classification and hasattr(model, "classes_"):
         labels = [str(c) for c in model.classes_]
-    folder.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, Any] = {
         "name": name,
         "version": version,
         "runtime": runtime,
         "task": task.value,
         "description": description,
-        "artifact": _write_artifact(model, runtime, folder),
+        "artifact": artifact,
         "inputs": [f.model_dump(mode="json", exclude_none=True) for f in features],
         "outputs": {"labels": list(labels)} if labels is not None else {},
         "training_stats": compute_stats(frame, features).model_dump(mode="json", exclude_none=True),
@@ -161,5 +165,10 @@ def package_model(
         Manifest.model_validate(manifest)
     except Exception as exc:
         raise ManifestError(f"the manifest for {name} would be invalid: {exc}") from exc
+    # NOTE: the old folder goes only now, so that bad data or a bad manifest never costs a served model.
+    if replace:
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_artifact(model, runtime, folder / artifact)
     (folder / MANIFEST_FILE).write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
     return read_manifest(folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -37,9 +38,17 @@ class PythonRuntime(Runtime):
     def _import(self, module_name: str) -> Any:
         local = self.model.path / f"{module_name.replace('.', '/')}.py"
         if not local.exists():
-            return importlib.import_module(module_name)
-        # NOTE: a unique module name per model version, so two versions never share one module.
-        unique = f"servekit_models.{self.manifest.name}_{self.manifest.version}.{module_name}"
+            try:
+                return importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name is None or not f"{module_name}.".startswith(f"{exc.name}."):
+                    raise  # the module exists but one of its own imports is missing
+                # NOTE: say both places looked in; "No module named ..." alone hides the model folder.
+                raise ValueError(
+                    f"entrypoint module {module_name!r} is neither {local} nor an installed module"
+                ) from exc
+        # NOTE: a module name unique to the folder, so two models or versions never share one module.
+        unique = f"servekit_models.m{hashlib.sha1(str(self.model.path.resolve()).encode()).hexdigest()}.{module_name}"
         spec = importlib.util.spec_from_file_location(unique, local)
         if spec is None or spec.loader is None:
             raise ValueError(f"cannot import {local}")
