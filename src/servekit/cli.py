@@ -129,7 +129,9 @@ def package(
             description=description,
             overwrite=overwrite,
         )
-    except (ServekitError, ValueError, FileExistsError) as exc:
+    except FileExistsError:
+        raise _fail(f"{out} is not empty (pass --overwrite to replace it)") from None
+    except (ServekitError, ValueError) as exc:
         raise _fail(str(exc)) from None
     console.print(
         f"wrote {folder.path} ({folder.manifest.key}, {len(folder.manifest.inputs)} features)"
@@ -183,9 +185,14 @@ def predict(
         response = httpx.post(url.rstrip("/") + path, json=body, timeout=30)
     except httpx.HTTPError as exc:
         raise _fail(f"cannot reach {url}: {exc}") from None
-    answer = response.json()
+    try:
+        answer = response.json()
+    except ValueError:
+        # A proxy's error page, or not a servekit server at all: say so instead of a traceback.
+        raise _fail(f"{url} answered {response.status_code} without JSON", code=1) from None
     if response.status_code != 200:
-        raise _fail(f"{response.status_code}: {answer.get('message', answer)}", code=1)
+        message = answer.get("message", answer) if isinstance(answer, dict) else answer
+        raise _fail(f"{response.status_code}: {message}", code=1)
     if as_json:
         console.print_json(data=answer)
         return
