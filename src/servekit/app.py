@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,13 +15,9 @@ from servekit.api.errors import install_error_handlers
 from servekit.api.routes import health, models
 from servekit.api.routes.predict import model_routes
 from servekit.config import Settings
+from servekit.monitoring.exposition import Exposition
 from servekit.monitoring.middleware import MonitoringMiddleware
 from servekit.serving.registry import ServedModels
-
-
-async def metrics(request: Request) -> Response:
-    """Prometheus exposition of this process's metrics."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,11 +27,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings or Settings()
     served = ServedModels.build(settings)
+    exposition = Exposition()
+
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition: this process's metrics, or the sum over the server's processes."""
+        return Response(exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await served.load()
+        await served.start()
         yield
+        await served.stop(settings.shutdown_grace_s)
+        exposition.process_exited()
 
     app = FastAPI(
         title=settings.service_name,

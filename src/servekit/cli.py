@@ -46,31 +46,41 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="Port (default: $SERVEKIT_PORT, $PORT, 8000).")
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Server processes (metrics are summed over them).")
+    ] = None,
+    batching: Annotated[
+        bool | None,
+        typer.Option(
+            "--batching/--no-batching", help="Gather concurrent requests into shared model calls."
+        ),
+    ] = None,
 ) -> None:
     """Serve every model in the repository."""
-    import uvicorn
-
     from servekit.app import create_app
     from servekit.monitoring.logging import configure_logging
+    from servekit.server import run
 
-    overrides: dict[str, Any] = {}
-    if models is not None:
-        overrides["model_repository"] = models
-    if host is not None:
-        overrides["host"] = host
-    if port is not None:
-        overrides["port"] = port
+    given: dict[str, Any] = {
+        "model_repository": models,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "batching": batching,
+    }
+    overrides = {k: v for k, v in given.items() if v is not None}
+    # Worker processes read their settings from the environment: the options must reach them too.
+    for key, value in overrides.items():
+        os.environ[f"SERVEKIT_{key.upper()}"] = str(value)
     settings = Settings(**overrides)
     configure_logging(settings.log)
     try:
+        # Built here even with several workers: a bad manifest stops start-up before any process starts.
         application = create_app(settings)
     except ServekitError as exc:
         raise _fail(str(exc)) from None
     signal.signal(signal.SIGTERM, _exit_after_sigterm)
-    # The access log is our middleware's JSON line; uvicorn's own would say the same thing twice.
-    uvicorn.run(
-        application, host=settings.host, port=settings.port, access_log=False, log_config=None
-    )
+    run(settings, application)
 
 
 def _read_table(path: Path) -> Any:

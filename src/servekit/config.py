@@ -21,6 +21,12 @@ class LimitSettings(BaseModel):
     inference_threads: int = Field(default=4, gt=0)
     """Threads that run model code, so that it never blocks the event loop."""
 
+    max_queue_rows: int = Field(default=2048, gt=0)
+    """Rows one model may hold waiting; beyond, requests get 503 with Retry-After at once."""
+
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    """Deadline of a request; ``X-Request-Timeout`` (seconds) may shorten it, never lengthen it."""
+
 
 class LogSettings(BaseModel):
     """How the server writes its logs."""
@@ -57,6 +63,18 @@ class Settings(BaseSettings):
 
     model_repository: Path = Path("models")
     """Folder holding model folders (each with a ``servekit.yaml``), one or two levels deep."""
+
+    batching: bool = True
+    """Gather concurrent requests to one model into shared calls (false: one call per request)."""
+
+    workers: int = Field(default=1, gt=0)
+    """Server processes; /metrics sums over all of them."""
+
+    metrics_dir: Path | None = None
+    """With several workers, the folder their metrics are summed from (emptied at start); a new temporary folder when unset."""
+
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+    """On SIGTERM, how long requests in flight may take to finish; a second signal exits at once."""
 
     limits: LimitSettings = LimitSettings()
     """Request bounds."""

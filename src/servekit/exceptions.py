@@ -43,3 +43,23 @@ class OutOfDistributionError(InputError):
 
 class PredictionError(ServekitError):
     """The model raised while predicting."""
+
+
+class Overloaded(ServekitError):
+    """The model's queue is full, or the server is shutting down; the client should retry later."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DeadlineExceeded(ServekitError):
+    """The request's deadline passed before its answer was ready."""
+
+
+class InvalidHeader(ServekitError):
+    """A request header servekit reads has a value it cannot use."""
+
+
+class ClientDisconnected(ServekitError):
+    """The client went away before its answer was ready; its queued rows were dropped."""

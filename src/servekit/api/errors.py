@@ -9,10 +9,19 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from servekit.api.request_models import BATCH_TAG, INSTANCE_TAG
-from servekit.exceptions import InputError, ModelNotFound, OutOfDistributionError, PredictionError
+from servekit.exceptions import (
+    ClientDisconnected,
+    DeadlineExceeded,
+    InputError,
+    InvalidHeader,
+    ModelNotFound,
+    OutOfDistributionError,
+    Overloaded,
+    PredictionError,
+)
 from servekit.monitoring.middleware import BodyTooLarge
 
 log = logging.getLogger("servekit.api")
@@ -106,6 +115,26 @@ async def _too_large(request: Request, exc: Exception) -> JSONResponse:
     return error_response(413, "body_too_large", exc.detail)
 
 
+async def _overloaded(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Overloaded)
+    response = error_response(503, "overloaded", f"{exc}; retry later")
+    response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    return response
+
+
+async def _deadline(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(504, "deadline_exceeded", str(exc))
+
+
+async def _invalid_header(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(400, "invalid_header", str(exc))
+
+
+async def _disconnected(request: Request, exc: Exception) -> Response:
+    # Nobody reads this answer; 499 (nginx's "client closed request") keeps it apart in the metrics.
+    return Response(status_code=499)
+
+
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return error_response(404, "not_found", str(exc))
 
@@ -123,4 +152,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(ModelNotFound, _not_found)
     app.add_exception_handler(BodyTooLarge, _too_large)
+    app.add_exception_handler(Overloaded, _overloaded)
+    app.add_exception_handler(DeadlineExceeded, _deadline)
+    app.add_exception_handler(InvalidHeader, _invalid_header)
+    app.add_exception_handler(ClientDisconnected, _disconnected)
     app.add_exception_handler(PredictionError, _prediction_failed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 # From 1 ms to 10 s, dense enough around the usual p50/p95/p99 of a model API.
 LATENCY_BUCKETS = (
@@ -43,4 +43,30 @@ OOD_REJECTED_ROWS = Counter(
     "servekit_ood_rejected_rows_total",
     "Rows refused because the model's policy rejects out-of-distribution input.",
     ["model", "version"],
+)
+
+BATCH_SIZE = Histogram(
+    "servekit_batch_size",
+    "Rows per model call, by model and version.",
+    ["model", "version"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+QUEUE_DEPTH = Gauge(
+    "servekit_queue_depth",
+    "Rows waiting for a model call, by model and version.",
+    ["model", "version"],
+    multiprocess_mode="livesum",
+)
+QUEUE_WAIT_SECONDS = Histogram(
+    "servekit_queue_wait_seconds",
+    "Time a row waited in the queue before its model call, by model and version.",
+    ["model", "version"],
+    buckets=LATENCY_BUCKETS,
+)
+REJECTION_REASONS = ("queue_full", "deadline", "disconnect", "shutdown")
+REJECTIONS = Counter(
+    "servekit_rejections_total",
+    "Requests refused or dropped before an answer: queue_full (503), deadline (504), "
+    "disconnect (client gone), shutdown (503).",
+    ["model", "version", "reason"],
 )

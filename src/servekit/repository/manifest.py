@@ -95,6 +95,10 @@ class Batching(_Strict):
     """Longest a row waits for others to join its batch."""
     max_request_rows: int | None = Field(default=None, gt=0)
     """Most rows one request may carry (the server's limit applies when unset)."""
+    max_queue_rows: int | None = Field(default=None, gt=0)
+    """Most rows waiting for this model (the server's limit applies when unset)."""
+    concurrency: int = Field(default=1, gt=0)
+    """Model calls of this model that may run at once (1 for a model that holds a lock or the GIL)."""
 
 
 class OutOfDistribution(_Strict):

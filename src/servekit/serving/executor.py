@@ -1,49 +1,108 @@
-"""How a batch of rows reaches the model: the one interface every executor implements."""
+"""How rows reach the model: the one interface every executor implements, and the thread-pool call."""
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-import anyio
-import anyio.to_thread
-
-from servekit.monitoring.metrics import INFERENCE_SECONDS
+from servekit.exceptions import DeadlineExceeded, Overloaded
+from servekit.monitoring import metrics
 from servekit.runtimes.base import Row, RowOutput, Runtime
 
 
 class Executor(Protocol):
-    """Runs rows through a model and returns one output per row, in order."""
+    """Runs rows through one model and returns one output per row, in order."""
 
-    async def submit(self, rows: list[Row]) -> list[RowOutput]:
-        """Predict the rows; raises PredictionError if the model fails."""
+    async def start(self) -> None:
+        """Get ready to take rows (called on the serving event loop)."""
+        ...
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Refuse new rows and finish the accepted ones within ``grace`` seconds."""
+        ...
+
+    async def submit(self, rows: list[Row], *, deadline: float = math.inf) -> list[RowOutput]:
+        """Predict the rows by ``deadline`` (monotonic seconds).
+
+        Raises PredictionError if the model fails, Overloaded when it cannot take more rows now,
+        DeadlineExceeded when the deadline passes first.
+        """
         ...
 
 
-class ThreadExecutor:
-    """Runs each request's rows on a worker thread, in model calls of at most ``max_batch_size`` rows.
+class ModelCall:
+    """One model call on the shared thread pool, timed: model code never runs on the event loop."""
 
-    Model code never runs on the event loop; ``limiter`` bounds how many model calls run at once.
-    """
-
-    def __init__(self, runtime: Runtime, *, limiter: anyio.CapacityLimiter) -> None:
+    def __init__(self, runtime: Runtime, pool: ThreadPoolExecutor) -> None:
         self.runtime = runtime
-        self.limiter = limiter
-        self.max_batch_size = runtime.manifest.batching.max_batch_size
+        self.pool = pool
         m = runtime.manifest
-        self._inference_seconds = INFERENCE_SECONDS.labels(m.name, m.version)
+        self._seconds = metrics.INFERENCE_SECONDS.labels(m.name, m.version)
 
-    def _run(self, rows: list[Row]) -> list[RowOutput]:
+    def _timed(self, rows: list[Row]) -> list[RowOutput]:
         start = time.perf_counter()
         try:
             return self.runtime(rows)
         finally:
-            self._inference_seconds.observe(time.perf_counter() - start)
+            self._seconds.observe(time.perf_counter() - start)
 
-    async def submit(self, rows: list[Row]) -> list[RowOutput]:
-        """Predict the rows chunk by chunk off the event loop."""
-        outputs: list[RowOutput] = []
-        for i in range(0, len(rows), self.max_batch_size):
-            chunk = rows[i : i + self.max_batch_size]
-            outputs.extend(await anyio.to_thread.run_sync(self._run, chunk, limiter=self.limiter))
-        return outputs
+    async def __call__(self, rows: list[Row]) -> list[RowOutput]:
+        """Run the rows as one batch on a pool thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self._timed, rows)
+
+
+class DirectExecutor:
+    """Batching off: each request is its own model call (split at ``max_batch_size``).
+
+    At most ``max_queue_rows`` rows are admitted at once; beyond, requests are refused at once.
+    """
+
+    def __init__(self, call: ModelCall, *, max_queue_rows: int) -> None:
+        self.call = call
+        self.manifest = call.runtime.manifest
+        self.max_batch_size = self.manifest.batching.max_batch_size
+        self.max_queue_rows = max_queue_rows
+        self._admitted = 0
+        self._closed = False
+        labels = (self.manifest.name, self.manifest.version)
+        self._batch_size = metrics.BATCH_SIZE.labels(*labels)
+        self._rejected = {
+            r: metrics.REJECTIONS.labels(*labels, r) for r in metrics.REJECTION_REASONS
+        }
+
+    async def start(self) -> None:
+        """Nothing to start: calls go straight to the pool."""
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Refuse new rows; the server waits for requests in flight."""
+        self._closed = True
+
+    async def submit(self, rows: list[Row], *, deadline: float = math.inf) -> list[RowOutput]:
+        """Run the request's rows, chunk by chunk, unless too many rows are in flight."""
+        if self._closed:
+            self._rejected["shutdown"].inc()
+            raise Overloaded(f"{self.manifest.key} is shutting down")
+        if self._admitted + len(rows) > self.max_queue_rows:
+            self._rejected["queue_full"].inc()
+            raise Overloaded(
+                f"{self.manifest.key} has {self._admitted} rows in flight, and the limit is {self.max_queue_rows}"
+            )
+        self._admitted += len(rows)
+        try:
+            async with asyncio.timeout_at(None if deadline == math.inf else deadline):
+                outputs: list[RowOutput] = []
+                for i in range(0, len(rows), self.max_batch_size):
+                    chunk = rows[i : i + self.max_batch_size]
+                    self._batch_size.observe(len(chunk))
+                    outputs.extend(await self.call(chunk))
+                return outputs
+        except TimeoutError:
+            self._rejected["deadline"].inc()
+            raise DeadlineExceeded(
+                f"no answer from {self.manifest.key} within the request's deadline"
+            ) from None
+        finally:
+            self._admitted -= len(rows)

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import anyio.to_thread
 
+from servekit.batching.batcher import Batcher
 from servekit.config import Settings
 from servekit.exceptions import ModelLoadError
-from servekit.repository.loader import Repository
+from servekit.repository.loader import ModelFolder, Repository
 from servekit.runtimes.registry import runtime_class
-from servekit.serving.executor import ThreadExecutor
+from servekit.serving.executor import DirectExecutor, Executor, ModelCall
 from servekit.serving.service import ModelService
 
 log = logging.getLogger("servekit.serving")
+
+
+def _executor(folder: ModelFolder, call: ModelCall, settings: Settings) -> Executor:
+    batching = folder.manifest.batching
+    max_queue_rows = batching.max_queue_rows or settings.limits.max_queue_rows
+    if settings.batching:
+        return Batcher(
+            folder.manifest, call, max_queue_rows=max_queue_rows, concurrency=batching.concurrency
+        )
+    return DirectExecutor(call, max_queue_rows=max_queue_rows)
 
 
 class ServedModels:
@@ -26,25 +38,29 @@ class ServedModels:
         repository: Repository,
         services: dict[str, dict[str, ModelService]],
         service_name: str,
+        pool: ThreadPoolExecutor,
     ) -> None:
         self.repository = repository
-        self.service_name = service_name
         self.services = services
+        self.service_name = service_name
+        self.pool = pool
         self.started = time.monotonic()
 
     @classmethod
     def build(cls, settings: Settings) -> ServedModels:
-        """Read every manifest and pick each runtime; nothing is loaded yet."""
+        """Read every manifest and pick each runtime and executor; nothing is loaded yet."""
         repository = Repository.scan(settings.model_repository)
-        limiter = anyio.CapacityLimiter(settings.limits.inference_threads)
+        pool = ThreadPoolExecutor(
+            settings.limits.inference_threads, thread_name_prefix="servekit-model"
+        )
         services: dict[str, dict[str, ModelService]] = {}
         for folder in repository.all():
             runtime = runtime_class(folder.manifest.runtime)(folder)
-            executor = ThreadExecutor(runtime, limiter=limiter)
+            executor = _executor(folder, ModelCall(runtime, pool), settings)
             services.setdefault(folder.manifest.name, {})[folder.manifest.version] = ModelService(
                 folder, runtime, executor
             )
-        return cls(repository, services, settings.service_name)
+        return cls(repository, services, settings.service_name, pool)
 
     def get(self, name: str, version: str | None = None) -> ModelService:
         """A model's given version, or its latest; ModelNotFound names what is served instead."""
@@ -60,8 +76,11 @@ class ServedModels:
         """True once every model is loaded."""
         return all(s.loaded for s in self.all())
 
-    async def load(self) -> None:
-        """Load every model off the event loop; the first failure stops start-up with its model named."""
+    async def start(self) -> None:
+        """Load every model off the event loop, then start its executor.
+
+        The first model that fails to load stops start-up with its name.
+        """
         for service in self.all():
             start = time.perf_counter()
             try:
@@ -73,8 +92,15 @@ class ServedModels:
                 # One clear line before the server's traceback, so the cause is not buried.
                 log.error("start-up refused: %s", error)
                 raise error from exc
+            await service.executor.start()
             log.info(
                 "loaded %s",
                 service.manifest.key,
                 extra={"seconds": round(time.perf_counter() - start, 3)},
             )
+
+    async def stop(self, grace: float) -> None:
+        """Let every executor finish its accepted rows within ``grace`` seconds, then free the threads."""
+        for service in self.all():
+            await service.executor.stop(grace)
+        self.pool.shutdown(wait=False, cancel_futures=True)

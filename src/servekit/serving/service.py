@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +59,7 @@ class ModelService:
             for w in row:
                 OOD_WARNINGS.labels(m.name, m.version, w.feature, w.kind).inc()
 
-    async def predict(self, rows: list[Row]) -> list[Prediction]:
+    async def predict(self, rows: list[Row], *, deadline: float = math.inf) -> list[Prediction]:
         """Check and predict validated rows; with policy ``reject``, unusual rows refuse the request."""
         warnings = self.checker.check(rows)
         self._count(warnings)
@@ -78,7 +79,7 @@ class ModelService:
                     for i, w in bad
                 ],
             )
-        outputs = await self.executor.submit(rows)
+        outputs = await self.executor.submit(rows, deadline=deadline)
         self._predictions.inc(len(rows))
         return [
             Prediction(id=uuid.uuid4().hex, output=out, warnings=w)

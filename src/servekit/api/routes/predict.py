@@ -6,11 +6,12 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from servekit.api.deps import ServedDep
+from servekit.api.lifetime import request_deadline, until_disconnected
 from servekit.api.request_models import body_type, example_instance, instance_model, rows_of
 from servekit.api.schemas import ErrorPublic, PredictResponse
 from servekit.runtimes.base import Row
@@ -26,11 +27,22 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": ErrorPublic,
         "description": "Invalid input, or out of distribution under policy reject",
     },
+    503: {
+        "model": ErrorPublic,
+        "description": "The model's queue is full: retry after Retry-After seconds",
+    },
+    504: {
+        "model": ErrorPublic,
+        "description": "The request's deadline passed before its answer was ready",
+    },
 }
 
 
-async def _answer(service: ModelService, rows: list[Row]) -> JSONResponse:
-    predictions = await service.predict(rows)
+async def _answer(service: ModelService, rows: list[Row], request: Request) -> JSONResponse:
+    deadline = request_deadline(request, request.app.state.settings.limits.request_timeout_s)
+    predictions = await until_disconnected(
+        service.predict(rows, deadline=deadline), request.receive
+    )
     m = service.manifest
     return JSONResponse(
         {"model": m.name, "version": m.version, "predictions": [p.public() for p in predictions]}
@@ -41,7 +53,8 @@ def _endpoint(
     handler: Callable[..., Awaitable[JSONResponse]], param: inspect.Parameter, service: ModelService
 ) -> Callable[..., Awaitable[JSONResponse]]:
     # NOTE: FastAPI reads the signature; setting it lets one closure take a type built at run time.
-    handler.__signature__ = inspect.Signature([param])  # type: ignore[attr-defined]
+    request = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)
+    handler.__signature__ = inspect.Signature([param, request])  # type: ignore[attr-defined]
     handler.features = [f.name for f in service.manifest.inputs]  # type: ignore[attr-defined]
     return handler
 
@@ -54,8 +67,8 @@ def _post(service: ModelService, max_rows: int) -> Callable[..., Awaitable[JSONR
     }
     annotation = Annotated[body_type(service.manifest, max_rows), Body(openapi_examples=examples)]  # type: ignore[valid-type]
 
-    async def predict(body: BaseModel) -> JSONResponse:
-        return await _answer(service, rows_of(body))
+    async def predict(body: BaseModel, request: Request) -> JSONResponse:
+        return await _answer(service, rows_of(body), request)
 
     param = inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
     return _endpoint(predict, param, service)
@@ -64,8 +77,8 @@ def _post(service: ModelService, max_rows: int) -> Callable[..., Awaitable[JSONR
 def _get(service: ModelService) -> Callable[..., Awaitable[JSONResponse]]:
     query = instance_model(service.manifest, strict=False, suffix="Query")
 
-    async def predict_query(params: BaseModel) -> JSONResponse:
-        return await _answer(service, [params.model_dump()])
+    async def predict_query(params: BaseModel, request: Request) -> JSONResponse:
+        return await _answer(service, [params.model_dump()], request)
 
     param = inspect.Parameter(
         "params", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[query, Query()]

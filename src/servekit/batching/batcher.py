@@ -1,0 +1,197 @@
+"""The in-process executor: concurrent requests' rows gathered into shared model calls."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from servekit.batching.collect import collect
+from servekit.exceptions import DeadlineExceeded, Overloaded, PredictionError
+from servekit.monitoring import metrics
+from servekit.repository.manifest import Manifest
+from servekit.runtimes.base import Row, RowOutput
+
+RunBatch = Callable[[list[Row]], Awaitable[list[RowOutput]]]
+
+
+@dataclass(eq=False, slots=True)
+class _Job:
+    """One request: its future is resolved when every one of its rows has an output."""
+
+    future: asyncio.Future[list[RowOutput]]
+    deadline: float
+    enqueued: float
+    outputs: list[RowOutput | None]
+    remaining: int
+
+    def deliver(self, index: int, output: RowOutput) -> None:
+        self.outputs[index] = output
+        self.remaining -= 1
+        if self.remaining == 0 and not self.future.done():
+            self.future.set_result(self.outputs)  # type: ignore[arg-type]
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+@dataclass(eq=False, slots=True)
+class _Item:
+    """One row in the queue, pointing back at its request."""
+
+    job: _Job
+    index: int
+    row: Row
+
+
+@dataclass
+class Batcher:
+    """Gathers rows of concurrent requests into calls of at most ``max_batch_size`` rows.
+
+    A lone row on an idle model runs at once; rows that arrive while a batch runs form the
+    next one (``max_wait`` only applies while another batch of this model is in flight).
+    The queue holds at most ``max_queue_rows`` rows: beyond, ``submit`` raises Overloaded.
+    """
+
+    manifest: Manifest
+    run_batch: RunBatch
+    max_queue_rows: int
+    concurrency: int = 1
+    _queue: asyncio.Queue[_Item] = field(init=False)
+    _slots: asyncio.Semaphore = field(init=False)
+    _tasks: set[asyncio.Task[None]] = field(init=False, default_factory=set)
+    _loop_task: asyncio.Task[None] | None = field(init=False, default=None)
+    _in_flight: int = field(init=False, default=0)
+    _closed: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        m = self.manifest
+        self.max_batch_size = m.batching.max_batch_size
+        self.max_wait = m.batching.max_wait_ms / 1000
+        labels = (m.name, m.version)
+        self._batch_size = metrics.BATCH_SIZE.labels(*labels)
+        self._queue_depth = metrics.QUEUE_DEPTH.labels(*labels)
+        self._queue_wait = metrics.QUEUE_WAIT_SECONDS.labels(*labels)
+        self._rejected = {
+            r: metrics.REJECTIONS.labels(*labels, r) for r in metrics.REJECTION_REASONS
+        }
+
+    async def start(self) -> None:
+        """Start gathering (call from the event loop that will submit)."""
+        self._queue = asyncio.Queue()
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._loop_task = asyncio.create_task(self._gather(), name=f"batcher {self.manifest.key}")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Refuse new rows, let queued and running batches finish within ``grace`` seconds, then stop."""
+        self._closed = True
+        try:
+            async with asyncio.timeout(grace):
+                await self._queue.join()  # every queued row gathered into a batch (or dropped)
+                while self._tasks:
+                    await asyncio.wait(set(self._tasks))
+        except TimeoutError:
+            pass
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def submit(self, rows: list[Row], *, deadline: float = math.inf) -> list[RowOutput]:
+        """Queue the rows and wait for their outputs until ``deadline`` (monotonic seconds)."""
+        if self._closed:
+            self._rejected["shutdown"].inc()
+            raise Overloaded(f"{self.manifest.key} is shutting down", retry_after=1.0)
+        depth = self._queue.qsize()
+        if depth + len(rows) > self.max_queue_rows:
+            self._rejected["queue_full"].inc()
+            raise Overloaded(
+                f"{self.manifest.key} has {depth} rows queued, and the limit is {self.max_queue_rows}",
+                retry_after=1.0,
+            )
+        now = time.monotonic()
+        job = _Job(
+            asyncio.get_running_loop().create_future(), deadline, now, [None] * len(rows), len(rows)
+        )
+        for i, row in enumerate(rows):
+            self._queue.put_nowait(_Item(job, i, row))
+        self._queue_depth.inc(len(rows))
+        try:
+            async with asyncio.timeout_at(None if deadline == math.inf else deadline):
+                return await job.future
+        except TimeoutError:
+            self._rejected["deadline"].inc()
+            raise DeadlineExceeded(
+                f"no answer from {self.manifest.key} within the request's deadline"
+            ) from None
+        except asyncio.CancelledError:
+            # The client went away: its rows still queued are skipped when their batch is gathered.
+            self._rejected["disconnect"].inc()
+            job.future.cancel()
+            raise
+
+    async def _gather(self) -> None:
+        while True:
+            await self._slots.acquire()
+            wait = self.max_wait if self._in_flight else 0.0
+            items = await collect(self._queue, max_size=self.max_batch_size, max_wait=wait)
+            self._queue_depth.dec(len(items))
+            now = time.monotonic()
+            live = []
+            for item in items:
+                job = item.job
+                if job.future.done():  # cancelled, timed out, or failed on another row
+                    continue
+                if now >= job.deadline:
+                    job.fail(
+                        DeadlineExceeded(
+                            f"the deadline passed while queued for {self.manifest.key}"
+                        )
+                    )
+                    continue
+                self._queue_wait.observe(now - job.enqueued)
+                live.append(item)
+            if live:
+                self._in_flight += 1
+                task = asyncio.create_task(self._execute(live))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            else:
+                self._slots.release()
+            # NOTE: only after the batch's task exists, so that stop() sees it once join() returns.
+            for _ in items:
+                self._queue.task_done()
+
+    async def _execute(self, items: list[_Item]) -> None:
+        try:
+            self._batch_size.observe(len(items))
+            try:
+                outputs = await self.run_batch([item.row for item in items])
+            except PredictionError as error:
+                if len(items) == 1:
+                    items[0].job.fail(error)
+                    return
+                # One bad row must not fail the others: retry one row at a time.
+                await self._one_by_one(items)
+                return
+            for item, output in zip(items, outputs, strict=True):
+                item.job.deliver(item.index, output)
+        finally:
+            self._in_flight -= 1
+            self._slots.release()
+
+    async def _one_by_one(self, items: list[_Item]) -> None:
+        for item in items:
+            if item.job.future.done():
+                continue
+            try:
+                [output] = await self.run_batch([item.row])
+            except PredictionError as error:
+                item.job.fail(PredictionError(f"row {item.index}: {error}"))
+            else:
+                item.job.deliver(item.index, output)

@@ -1,0 +1,34 @@
+"""Gathering one batch from a queue: the whole policy of adaptive batching in one function."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def collect(queue: asyncio.Queue[T], *, max_size: int, max_wait: float) -> list[T]:
+    """Wait for one item, then take up to ``max_size`` items in all.
+
+    Items already queued are taken at once; after that, more are awaited only until
+    ``max_wait`` seconds (on the monotonic clock) after the first item arrived. With
+    ``max_wait=0`` a lone item leaves at once, so an idle model adds no latency.
+    """
+    items = [await queue.get()]
+    deadline = time.monotonic() + max_wait
+    while len(items) < max_size:
+        try:
+            items.append(queue.get_nowait())
+            continue
+        except asyncio.QueueEmpty:
+            pass
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            items.append(await asyncio.wait_for(queue.get(), remaining))
+        except TimeoutError:
+            break
+    return items
