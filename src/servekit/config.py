@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, gt=0)
     """Server processes; /metrics sums over all of them."""
 
+    opentelemetry: bool = False
+    """Let FastAPI's built-in OpenTelemetry report spans and metrics when a provider is configured.
+
+    Off by default: servekit exports Prometheus metrics, and the check costs every request."""
+
     metrics_dir: Path | None = None
     """With several workers, the folder their metrics are summed from (emptied at start); a new temporary folder when unset."""
 

@@ -29,9 +29,10 @@ def test_malformed_json_is_400_with_the_parser_reason(client: TestClient) -> Non
     assert "not valid JSON" in body["message"]
 
 
-def test_empty_body_is_refused(client: TestClient) -> None:
-    body = refusal(post_raw(client, b""), 422)
-    assert "body" in body["message"]
+def test_empty_body_is_refused_as_invalid_json(client: TestClient) -> None:
+    body = refusal(post_raw(client, b""), 400)
+    assert body["error"] == "invalid_json"
+    assert "EOF while parsing" in body["message"]
 
 
 @pytest.mark.parametrize("payload", [b"[1, 2, 3]", b"42", b'"text"', b"null"])

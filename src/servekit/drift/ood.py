@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,12 +43,32 @@ def _fmt(x: float) -> str:
 
 
 class OODChecker:
-    """Checks rows for values outside the training range, unseen categories and unusual combinations."""
+    """Checks rows for values outside the training range, unseen categories and unusual combinations.
+
+    Bounds are worked out once here; a check is then a few comparisons per feature and one
+    matrix product per batch, since it runs on every request.
+    """
 
     def __init__(self, manifest: Manifest) -> None:
         stats = manifest.training_stats
         self.margin = manifest.ood.range_margin
-        self.features = stats.features if stats else {}
+        self.numeric: list[tuple[str, NumericStats, float, float]] = []
+        self.periods: list[tuple[str, DatetimeStats, datetime, datetime]] = []
+        self.categorical: list[tuple[str, CategoricalStats]] = []
+        for name, feature_stats in (stats.features if stats else {}).items():
+            if isinstance(feature_stats, NumericStats):
+                width = feature_stats.max - feature_stats.min or abs(feature_stats.mean) or 1.0
+                slack = self.margin * width
+                self.numeric.append(
+                    (name, feature_stats, feature_stats.min - slack, feature_stats.max + slack)
+                )
+            elif isinstance(feature_stats, DatetimeStats):
+                span = (feature_stats.max - feature_stats.min) * self.margin
+                self.periods.append(
+                    (name, feature_stats, feature_stats.min - span, feature_stats.max + span)
+                )
+            else:
+                self.categorical.append((name, feature_stats))
         mv = stats.multivariate if stats and manifest.ood.multivariate else None
         self.mv_features = mv.features if mv else []
         self.mv_mean = np.asarray(mv.mean) if mv else np.empty(0)
@@ -57,69 +78,74 @@ class OODChecker:
     def check(self, rows: list[Row]) -> list[list[OODWarning]]:
         """The warnings of each row, in row order (an empty list for a row like the training data)."""
         found: list[list[OODWarning]] = [[] for _ in rows]
-        for name, stats in self.features.items():
-            for i, row in enumerate(rows):
+        for i, row in enumerate(rows):
+            for name, numeric, lo, hi in self.numeric:
                 value = row.get(name)
-                if value is None:
-                    continue
-                warning = self._check_one(name, stats, value)
-                if warning is not None:
-                    found[i].append(warning)
+                if value is not None and not lo <= value <= hi:
+                    found[i].append(self._out_of_range(name, numeric, value, lo, hi))
+            for name, period, start, end in self.periods:
+                when = row.get(name)
+                if when is not None and not start <= when <= end:
+                    found[i].append(self._outside_period(name, period, when, start, end))
+            for name, categorical in self.categorical:
+                value = row.get(name)
+                if value is not None and category_key(value) not in categorical.categories:
+                    found[i].append(self._unseen(name, categorical, value))
         if self.mv_features:
             self._check_multivariate(rows, found)
         return found
 
-    def _check_one(self, name: str, stats: Any, value: Any) -> OODWarning | None:
-        if isinstance(stats, NumericStats):
-            width = stats.max - stats.min or abs(stats.mean) or 1.0
-            lo, hi = stats.min - self.margin * width, stats.max + self.margin * width
-            if lo <= value <= hi:
-                return None
-            return OODWarning(
-                feature=name,
-                kind="out_of_range",
-                value=value,
-                expected=f"between {_fmt(lo)} and {_fmt(hi)}",
-                message=f"{name} = {_fmt(value)} is outside the training range "
-                f"[{_fmt(stats.min)}, {_fmt(stats.max)}] by more than {self.margin:.0%} of its width",
-            )
-        if isinstance(stats, DatetimeStats):
-            span = (stats.max - stats.min) * self.margin
-            if stats.min - span <= value <= stats.max + span:
-                return None
-            return OODWarning(
-                feature=name,
-                kind="out_of_range",
-                value=value,
-                expected=f"between {(stats.min - span).isoformat()} and {(stats.max + span).isoformat()}",
-                message=f"{name} = {value.isoformat()} is outside the training period "
-                f"{stats.min.isoformat()} to {stats.max.isoformat()}",
-            )
-        if isinstance(stats, CategoricalStats) and category_key(value) not in stats.categories:
-            seen = sorted(stats.categories)
-            shown = ", ".join(seen[:20]) + (", …" if len(seen) > 20 else "")
-            return OODWarning(
-                feature=name,
-                kind="unseen_category",
-                value=value,
-                expected=f"one of: {shown}",
-                message=f"{name} = {value!r} was never seen in training",
-            )
-        return None
+    def _out_of_range(
+        self, name: str, stats: NumericStats, value: float, lo: float, hi: float
+    ) -> OODWarning:
+        return OODWarning(
+            feature=name,
+            kind="out_of_range",
+            value=value,
+            expected=f"between {_fmt(lo)} and {_fmt(hi)}",
+            message=f"{name} = {_fmt(value)} is outside the training range "
+            f"[{_fmt(stats.min)}, {_fmt(stats.max)}] by more than {self.margin:.0%} of its width",
+        )
+
+    def _outside_period(
+        self, name: str, stats: DatetimeStats, when: datetime, start: datetime, end: datetime
+    ) -> OODWarning:
+        return OODWarning(
+            feature=name,
+            kind="out_of_range",
+            value=when,
+            expected=f"between {start.isoformat()} and {end.isoformat()}",
+            message=f"{name} = {when.isoformat()} is outside the training period "
+            f"{stats.min.isoformat()} to {stats.max.isoformat()}",
+        )
+
+    def _unseen(self, name: str, stats: CategoricalStats, value: Any) -> OODWarning:
+        seen = sorted(stats.categories)
+        shown = ", ".join(seen[:20]) + (", …" if len(seen) > 20 else "")
+        return OODWarning(
+            feature=name,
+            kind="unseen_category",
+            value=value,
+            expected=f"one of: {shown}",
+            message=f"{name} = {value!r} was never seen in training",
+        )
 
     def _check_multivariate(self, rows: list[Row], found: list[list[OODWarning]]) -> None:
-        x = np.array([[float(row[n]) for n in self.mv_features] for row in rows])
+        x = np.array([[row[n] for n in self.mv_features] for row in rows], dtype=np.float64)
         diff = x - self.mv_mean
-        distances = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", diff, self.mv_inv_cov, diff), 0, None))
-        for i in np.flatnonzero(distances > self.mv_threshold):
-            d = float(distances[i])
-            found[i].append(
-                OODWarning(
-                    feature=MULTIVARIATE,
-                    kind="multivariate_outlier",
-                    value=round(d, 4),
-                    expected=f"Mahalanobis distance at most {_fmt(self.mv_threshold)}",
-                    message=f"the combination of {', '.join(self.mv_features)} is far from the training "
-                    f"data (Mahalanobis distance {_fmt(d)} > {_fmt(self.mv_threshold)})",
+        # Squared distances, compared with the squared threshold: no square root for ordinary rows.
+        squared = ((diff @ self.mv_inv_cov) * diff).sum(axis=1).tolist()
+        limit = self.mv_threshold * self.mv_threshold
+        for i, d2 in enumerate(squared):
+            if d2 > limit:
+                d = math.sqrt(d2)
+                found[i].append(
+                    OODWarning(
+                        feature=MULTIVARIATE,
+                        kind="multivariate_outlier",
+                        value=round(d, 4),
+                        expected=f"Mahalanobis distance at most {_fmt(self.mv_threshold)}",
+                        message=f"the combination of {', '.join(self.mv_features)} is far from the training "
+                        f"data (Mahalanobis distance {_fmt(d)} > {_fmt(self.mv_threshold)})",
+                    )
                 )
-            )

@@ -6,12 +6,12 @@ import json
 import logging
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servekit.ids import new_id
 from servekit.monitoring.metrics import REQUEST_LATENCY, REQUESTS
 
 log = logging.getLogger("servekit.access")
@@ -34,7 +34,7 @@ def _request_id(scope: Scope) -> str:
             # A caller's id is kept only when it is safe to echo and to log.
             if _VALID_REQUEST_ID.match(candidate):
                 return candidate
-    return uuid.uuid4().hex
+    return new_id()
 
 
 def _declared_length(scope: Scope) -> int | None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from servekit.drift.ood import OODChecker, OODWarning
 from servekit.exceptions import OutOfDistributionError
+from servekit.ids import new_id
 from servekit.monitoring.metrics import OOD_REJECTED_ROWS, OOD_WARNINGS, PREDICTIONS
 from servekit.repository.loader import ModelFolder
 from servekit.runtimes.base import Row, RowOutput, Runtime
@@ -82,6 +82,6 @@ class ModelService:
         outputs = await self.executor.submit(rows, deadline=deadline)
         self._predictions.inc(len(rows))
         return [
-            Prediction(id=uuid.uuid4().hex, output=out, warnings=w)
+            Prediction(id=new_id(), output=out, warnings=w)
             for out, w in zip(outputs, warnings, strict=True)
         ]

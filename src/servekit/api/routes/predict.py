@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
 
 from servekit.api.deps import ServedDep
 from servekit.api.lifetime import request_deadline, until_disconnected
-from servekit.api.request_models import body_type, example_instance, instance_model, rows_of
+from servekit.api.request_models import body_adapter, body_type, example_instance, instance_model
 from servekit.api.schemas import ErrorPublic, PredictResponse
 from servekit.runtimes.base import Row
 from servekit.serving.registry import ServedModels
 from servekit.serving.service import ModelService
 
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": PredictResponse},
     400: {"model": ErrorPublic, "description": "The body is not valid JSON"},
@@ -38,20 +42,19 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _answer(service: ModelService, rows: list[Row], request: Request) -> JSONResponse:
+async def _answer(service: ModelService, rows: list[Row], request: Request) -> Response:
     deadline = request_deadline(request, request.app.state.settings.limits.request_timeout_s)
     predictions = await until_disconnected(
         service.predict(rows, deadline=deadline), request.receive
     )
     m = service.manifest
-    return JSONResponse(
-        {"model": m.name, "version": m.version, "predictions": [p.public() for p in predictions]}
-    )
+    body = {"model": m.name, "version": m.version, "predictions": [p.public() for p in predictions]}
+    return Response(to_json(body), media_type="application/json")
 
 
 def _endpoint(
-    handler: Callable[..., Awaitable[JSONResponse]], param: inspect.Parameter, service: ModelService
-) -> Callable[..., Awaitable[JSONResponse]]:
+    handler: Callable[..., Awaitable[Response]], param: inspect.Parameter, service: ModelService
+) -> Callable[..., Awaitable[Response]]:
     # NOTE: FastAPI reads the signature; setting it lets one closure take a type built at run time.
     request = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)
     handler.__signature__ = inspect.Signature([param, request])  # type: ignore[attr-defined]
@@ -59,25 +62,57 @@ def _endpoint(
     return handler
 
 
-def _post(service: ModelService, max_rows: int) -> Callable[..., Awaitable[JSONResponse]]:
-    example = example_instance(service.manifest)
+class LeanRoute(APIRoute):
+    """A route documented by FastAPI from its endpoint's signature, but served by ``handler``.
+
+    The hot path skips FastAPI's per-request dependency solving and model building: ``handler``
+    parses and validates the raw body in one pass (the same rules the documented schema shows).
+    """
+
+    def __init__(
+        self, path: str, endpoint: Callable[..., Any], *, handler: Handler, **options: Any
+    ) -> None:
+        self.handler = handler  # NOTE: set before APIRoute.__init__, which asks for the handler
+        super().__init__(path, endpoint, **options)
+
+    def get_route_handler(self) -> Handler:
+        """The lean handler, in place of FastAPI's generated one."""
+        return self.handler
+
+
+def _post(service: ModelService, max_rows: int, path: str, **options: Any) -> LeanRoute:
+    manifest = service.manifest
+    example = example_instance(manifest)
     examples: Any = {
         "one row": {"value": example},
         "a batch": {"value": {"instances": [example, example]}},
     }
-    annotation = Annotated[body_type(service.manifest, max_rows), Body(openapi_examples=examples)]  # type: ignore[valid-type]
+    annotation = Annotated[body_type(manifest, max_rows), Body(openapi_examples=examples)]  # type: ignore[valid-type]
+    adapter = body_adapter(manifest, max_rows)
 
-    async def predict(body: BaseModel, request: Request) -> JSONResponse:
-        return await _answer(service, rows_of(body), request)
+    async def documented(body: BaseModel, request: Request) -> Response:
+        raise NotImplementedError  # never called: LeanRoute serves ``handle``
+
+    async def handle(request: Request) -> Response:
+        try:
+            parsed = adapter.validate_json(await request.body())
+        except ValidationError as exc:
+            # The same error format as FastAPI's own body validation, located in the body.
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+            ) from None
+        return await _answer(service, parsed.get("instances", [parsed]), request)
 
     param = inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
-    return _endpoint(predict, param, service)
+    return LeanRoute(
+        path, _endpoint(documented, param, service), handler=handle, methods=["POST"], **options
+    )
 
 
-def _get(service: ModelService) -> Callable[..., Awaitable[JSONResponse]]:
+def _get(service: ModelService) -> Callable[..., Awaitable[Response]]:
     query = instance_model(service.manifest, strict=False, suffix="Query")
 
-    async def predict_query(params: BaseModel, request: Request) -> JSONResponse:
+    async def predict_query(params: BaseModel, request: Request) -> Response:
         return await _answer(service, [params.model_dump()], request)
 
     param = inspect.Parameter(
@@ -98,16 +133,18 @@ def model_routes(served: ServedModels, *, max_batch_rows: int) -> APIRouter:
         latest = served.get(name)
         tags: list[str | Any] = [f"model: {name}"]
         doc = f"Predict with the latest version of {name} ({latest.manifest.version}). {latest.manifest.description}"
-        router.add_api_route(
-            f"/models/{name}/predict",
-            _post(latest, _max_rows(latest, max_batch_rows)),
-            methods=["POST"],
-            tags=tags,
-            summary=f"Predict with {name}",
-            description=doc + " Send one row, or up to the limit in `instances`.",
-            responses=RESPONSES,
-            response_model=None,
-            operation_id=f"predict_{name}",
+        router.routes.append(
+            _post(
+                latest,
+                _max_rows(latest, max_batch_rows),
+                f"/models/{name}/predict",
+                tags=tags,
+                summary=f"Predict with {name}",
+                description=doc + " Send one row, or up to the limit in `instances`.",
+                responses=RESPONSES,
+                response_model=None,
+                operation_id=f"predict_{name}",
+            )
         )
         router.add_api_route(
             f"/models/{name}/predict",
@@ -121,15 +158,17 @@ def model_routes(served: ServedModels, *, max_batch_rows: int) -> APIRouter:
             operation_id=f"predict_{name}_query",
         )
         for version, service in versions.items():
-            router.add_api_route(
-                f"/models/{name}/versions/{version}/predict",
-                _post(service, _max_rows(service, max_batch_rows)),
-                methods=["POST"],
-                tags=tags,
-                summary=f"Predict with {name} version {version}",
-                responses=RESPONSES,
-                response_model=None,
-                operation_id=f"predict_{name}_v{version}",
+            router.routes.append(
+                _post(
+                    service,
+                    _max_rows(service, max_batch_rows),
+                    f"/models/{name}/versions/{version}/predict",
+                    tags=tags,
+                    summary=f"Predict with {name} version {version}",
+                    responses=RESPONSES,
+                    response_model=None,
+                    operation_id=f"predict_{name}_v{version}",
+                )
             )
     router.add_api_route(
         "/models/{name}/predict", _unknown, methods=["GET", "POST"], include_in_schema=False
