@@ -53,6 +53,8 @@ class MonitoringMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Labelled children looked up once: labels() validates and locks on every call.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Wrap one HTTP request; other scopes pass through."""
@@ -114,8 +116,16 @@ class MonitoringMiddleware:
         # The template, never the raw URL: one time series per route, whatever the path parameters.
         path = getattr(route, "path", None) or UNMATCHED
         method = scope["method"]
-        REQUESTS.labels(method, path, str(status)).inc()
-        REQUEST_LATENCY.labels(method, path).observe(elapsed)
+        key = (method, path, status)
+        series = self._series.get(key)
+        if series is None:
+            # Bounded: methods x route templates x status codes.
+            series = self._series[key] = (
+                REQUESTS.labels(method, path, str(status)),
+                REQUEST_LATENCY.labels(method, path),
+            )
+        series[0].inc()
+        series[1].observe(elapsed)
         extra: dict[str, Any] = {
             "request_id": request_id,
             "method": method,
