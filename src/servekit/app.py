@@ -12,8 +12,9 @@ from starlette.responses import Response
 
 from servekit import __version__
 from servekit.api.errors import install_error_handlers
+from servekit.api.express import ExpressLane
 from servekit.api.routes import health, models
-from servekit.api.routes.predict import model_routes
+from servekit.api.routes.predict import LeanRoute, model_routes
 from servekit.config import Settings
 from servekit.monitoring.exposition import Exposition
 from servekit.monitoring.middleware import MonitoringMiddleware
@@ -54,12 +55,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # NOTE: the prediction routes go straight onto the app's router, first: an included router is
     # matched layer by layer on every request, a measurable share of a prediction's time.
-    app.router.routes.extend(
-        model_routes(served, max_batch_rows=settings.limits.max_batch_rows).routes
-    )
+    predict_routes = model_routes(served, max_batch_rows=settings.limits.max_batch_rows).routes
+    app.router.routes.extend(predict_routes)
     app.include_router(health.router)
     app.include_router(models.router)
     # An API route, so that its requests are counted under "/metrics" (a plain route leaves no template).
     app.add_api_route("/metrics", metrics, include_in_schema=False)
+    express = {r.path: r for r in predict_routes if isinstance(r, LeanRoute)}
+    app.add_middleware(ExpressLane, routes=express, handlers=app.exception_handlers)
+    # Added last, so outermost: it sees every request, the express lane's included.
     app.add_middleware(MonitoringMiddleware, max_body_bytes=settings.limits.max_body_bytes)
     return app
