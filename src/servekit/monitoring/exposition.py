@@ -32,6 +32,18 @@ def prepare_multiprocess_dir(folder: Path) -> None:
     os.environ[MULTIPROC_ENV] = str(folder)
 
 
+def _pids(folder: Path) -> set[int]:
+    return {int(m.group(1)) for p in folder.glob("*.db") if (m := _PID.search(p.name))}
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        # Fields after the command name (which may hold spaces) start at index 2 (state).
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 class ProcessesCollector(Collector):
     """CPU and memory of every live process that writes into the shared folder, by pid.
 
@@ -41,26 +53,19 @@ class ProcessesCollector(Collector):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def _pids(self) -> set[int]:
-        return {int(m.group(1)) for p in self.folder.glob("*.db") if (m := _PID.search(p.name))}
-
     def collect(self) -> Iterator[Metric]:
-        """Read /proc for each pid; forget the live gauges of pids that are gone."""
+        """Read /proc for each live pid."""
         cpu = CounterMetricFamily(
             "process_cpu_seconds", "CPU time of a server process.", labels=["pid"]
         )
         rss = GaugeMetricFamily(
             "process_resident_memory_bytes", "Resident memory of a server process.", labels=["pid"]
         )
-        for pid in sorted(self._pids()):
-            try:
-                # Fields after the command name (which may hold spaces) start at index 2 (state).
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except (FileNotFoundError, ProcessLookupError):
-                multiprocess.mark_process_dead(pid, str(self.folder))  # type: ignore[no-untyped-call]
-                continue
-            cpu.add_metric([str(pid)], (int(fields[11]) + int(fields[12])) / _TICKS)
-            rss.add_metric([str(pid)], int(fields[21]) * _PAGE)
+        for pid in sorted(_pids(self.folder)):
+            fields = _stat(pid)
+            if fields is not None:
+                cpu.add_metric([str(pid)], (int(fields[11]) + int(fields[12])) / _TICKS)
+                rss.add_metric([str(pid)], int(fields[21]) * _PAGE)
         yield cpu
         yield rss
 
@@ -80,6 +85,12 @@ class Exposition:
 
     def render(self) -> bytes:
         """The Prometheus text format."""
+        if self.folder is not None:
+            # NOTE: before collecting, so that a process that died (or was killed) without
+            # cleaning up no longer adds its last queue depth to the live sums.
+            for pid in _pids(self.folder):
+                if _stat(pid) is None:
+                    multiprocess.mark_process_dead(pid, str(self.folder))  # type: ignore[no-untyped-call]
         return generate_latest(self.registry)
 
     def process_exited(self) -> None:

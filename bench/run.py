@@ -1,0 +1,478 @@
+"""The benchmark: servekit, batching on and off, against the classic tutorial server, in one run.
+
+Each contender runs alone, pinned to core 0; the load generator (wrk, compiled) is pinned to core 1,
+as is this script. Every number in the results is measured in the same run as the baseline it is
+compared with. Run it with ``scripts/bench`` (``--quick`` for a short smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.models import build  # noqa: E402
+from bench.openloop import Report, offer  # noqa: E402
+
+SERVER_CORE, LOAD_CORE = 0, 1
+CONCURRENCY = (1, 16, 64)
+BODIES: dict[str, dict[str, float]] = {
+    "iris": {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
+    "forest": {f"f{i}": round(0.1 * i - 1, 2) for i in range(20)},
+    "fixed": {f"x{i}": 0.1 for i in range(4)},
+}
+BASELINE, ON, OFF, CEILING = (
+    "baseline",
+    "servekit, batching on",
+    "servekit, batching off",
+    "bare Starlette",
+)
+
+# wrk reports through this hook: one JSON line, latencies in microseconds.
+LUA = """
+wrk.method = "POST"
+wrk.body = '%s'
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %%d, "duration_us": %%d, "non2xx": %%d, "errors": %%d, "p50": %%d, "p90": %%d, "p99": %%d}\\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
+end
+"""
+
+
+@dataclass
+class Run:
+    """One contender, one model, one concurrency."""
+
+    contender: str
+    model: str
+    concurrency: int
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    non2xx: int
+    errors: int
+    requests: int
+
+    @property
+    def valid(self) -> bool:
+        """A run with any non-2xx answer or socket error does not count."""
+        return self.non2xx == 0 and self.errors == 0
+
+
+@dataclass(frozen=True)
+class Contender:
+    """How to start one server and where to send its requests."""
+
+    name: str
+    command: list[str]
+    path: str
+    ready: str
+    env: dict[str, str]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running(contender: Contender, port: int, log: Path) -> Iterator[str]:
+    """Start the contender pinned to the server core; yield its base URL; stop it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **contender.env}
+    command = ["taskset", "-c", str(SERVER_CORE), *contender.command, "--port", str(port)]
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{contender.name} exited with {process.returncode}; see {log}")
+            try:
+                # Any answer below 500 means it serves (the ceiling's only route answers GET with 405).
+                if httpx.get(url + contender.ready, timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{contender.name} was not ready within 60 s; see {log}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wrk(url: str, script: Path, concurrency: int, seconds: float) -> dict[str, int]:
+    command = [
+        "taskset",
+        "-c",
+        str(LOAD_CORE),
+        "wrk",
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{max(1, round(seconds))}s",
+        "-s",
+        str(script),
+        url,
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith("{"))
+    result: dict[str, int] = json.loads(line)
+    return result
+
+
+def measure(
+    contender: Contender, model: str, url: str, script: Path, concurrency: int, seconds: float
+) -> Run:
+    wrk(url + contender.path, script, concurrency, max(1.0, seconds / 4))  # warm-up, not counted
+    r = wrk(url + contender.path, script, concurrency, seconds)
+    return Run(
+        contender=contender.name,
+        model=model,
+        concurrency=concurrency,
+        rps=r["requests"] / (r["duration_us"] / 1e6),
+        p50_ms=r["p50"] / 1000,
+        p90_ms=r["p90"] / 1000,
+        p99_ms=r["p99"] / 1000,
+        non2xx=r["non2xx"],
+        errors=r["errors"],
+        requests=r["requests"],
+    )
+
+
+def contenders(model: str, folder: Path) -> list[Contender]:
+    python = sys.executable
+    serve = [python, "-m", "servekit", "serve", "--models", str(folder)]
+    uvicorn = [python, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
+    return [
+        Contender(
+            BASELINE,
+            [*uvicorn, "bench.baseline:app"],
+            "/predict",
+            "/docs",
+            {"BENCH_MODEL": str(folder)},
+        ),
+        Contender(ON, serve, f"/models/{model}/predict", "/readyz", {}),
+        Contender(OFF, [*serve, "--no-batching"], f"/models/{model}/predict", "/readyz", {}),
+    ]
+
+
+def raw_throughput(
+    models: dict[str, tuple[Any, Any]], seconds: float
+) -> dict[str, dict[int, float]]:
+    """Rows per second of ``predict_proba`` called in-process, at batch sizes 1 and 64."""
+    out: dict[str, dict[int, float]] = {}
+    for name, (model, frame) in models.items():
+        x = frame.to_numpy()
+        out[name] = {}
+        for size in (1, 64):
+            batch = np.ascontiguousarray(x[:size])
+            calls, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                model.predict_proba(batch)
+                calls += 1
+            out[name][size] = calls * size / (time.perf_counter() - start)
+    return out
+
+
+def overload(
+    folder: Path, work: Path, log: Path, seconds: float
+) -> list[tuple[str, float, Report]]:
+    """The fixed-cost model offered 4x what each server accepts, with a small queue for servekit."""
+    small = work / "overload" / "fixed"
+    shutil.copytree(folder, small)
+    manifest = yaml.safe_load((small / "servekit.yaml").read_text())
+    # Capacity of 4 rows per 10 ms call, and at most 32 rows waiting: about 80 ms of queue.
+    manifest["batching"] = {"max_batch_size": 4, "max_queue_rows": 32}
+    (small / "servekit.yaml").write_text(yaml.safe_dump(manifest))
+    body = json.dumps(BODIES["fixed"]).encode()
+    script = work / "fixed.lua"
+    results = []
+    for contender in (contenders("fixed", small)[1], contenders("fixed", folder)[0]):
+        with running(contender, free_port(), log) as url:
+            # 16 clients fit in the queue: no refusals, so this is what the server can accept.
+            run = measure(contender, "fixed", url, script, 16, seconds)
+            capacity = run.rps * (1 - run.non2xx / max(1, run.requests))  # accepted answers only
+            port = int(url.rsplit(":", 1)[1])
+            report = asyncio.run(
+                offer("127.0.0.1", port, contender.path, body, rate=4 * capacity, duration=seconds)
+            )
+        results.append((contender.name, capacity, report))
+    return results
+
+
+def machine() -> dict[str, str]:
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in lscpu.splitlines()
+            if line.startswith("Model name")
+        ),
+        "?",
+    )
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[
+        0
+    ]
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "src"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    return {
+        "CPU": f"{cpu}, {os.cpu_count()} cores (server pinned to core {SERVER_CORE}, load to core {LOAD_CORE})",
+        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "system": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "load generator": wrk_version.strip(),
+        "servekit commit": commit + (" (with uncommitted changes)" if dirty else ""),
+        **{
+            p: version(p)
+            for p in (
+                "fastapi",
+                "starlette",
+                "uvicorn",
+                "pydantic",
+                "pydantic-core",
+                "scikit-learn",
+                "numpy",
+                "uvloop",
+                "httptools",
+            )
+        },
+    }
+
+
+def _ratio(runs: list[Run], contender: str, model: str, c: int, against: str = BASELINE) -> float:
+    by = {(r.contender, r.model, r.concurrency): r for r in runs}
+    return by[(contender, model, c)].rps / by[(against, model, c)].rps
+
+
+def targets(runs: list[Run]) -> list[tuple[str, str, bool]]:
+    """The issue's targets, each with the measured value and whether it is met."""
+    by = {(r.contender, r.model, r.concurrency): r for r in runs}
+    ceiling = by[(CEILING, "iris", 64)].rps
+    checks = [
+        (
+            "RandomForest, 64 clients: batching on >= 12x baseline",
+            _ratio(runs, ON, "forest", 64),
+            12.0,
+        ),
+        (
+            "Fixed-cost model, 64 clients: batching on >= 20x baseline",
+            _ratio(runs, ON, "fixed", 64),
+            20.0,
+        ),
+        ("iris, 64 clients: batching on >= 3x baseline", _ratio(runs, ON, "iris", 64), 3.0),
+        (
+            "iris, 64 clients: batching on >= 50% of bare Starlette",
+            by[(ON, "iris", 64)].rps / ceiling,
+            0.5,
+        ),
+    ]
+    out = [
+        (name, f"{value:.2f}" + ("x" if "x baseline" in name else ""), value >= goal)
+        for name, value, goal in checks
+    ]
+    for model in BODIES:
+        delta = by[(ON, model, 1)].p50_ms - by[(OFF, model, 1)].p50_ms
+        out.append(
+            (
+                f"{model}, 1 client: p50 batching on within 1 ms of off",
+                f"{delta:+.3f} ms",
+                delta <= 1.0,
+            )
+        )
+    return out
+
+
+def write_results(
+    path: Path,
+    runs: list[Run],
+    raw: dict[str, dict[int, float]],
+    load: list[tuple[str, float, Report]],
+    meta: dict[str, str],
+    seconds: float,
+) -> None:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `scripts/bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {seconds:g} s per run after a warm-up.",
+        "",
+    ]
+    lines += ["## Machine and versions", "", *[f"- {k}: {v}" for k, v in meta.items()], ""]
+    lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    lines += [
+        f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, value, ok in targets(runs)
+    ]
+    invalid = [r for r in runs if not r.valid]
+    lines += [
+        "",
+        f"Runs with non-2xx answers or socket errors (invalid): {len(invalid)}"
+        + "".join(
+            f"\n- {r.contender} / {r.model} / c={r.concurrency}: {r.non2xx} non-2xx, {r.errors} errors"
+            for r in invalid
+        ),
+        "",
+    ]
+    lines += [
+        "## Throughput and latency",
+        "",
+        "One row per request, each request from its own client connection.",
+        "",
+    ]
+    lines += [
+        "| model | clients | contender | req/s | p50 ms | p90 ms | p99 ms | non-2xx | vs baseline |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        ratio = (
+            ""
+            if r.contender == BASELINE
+            else f"{_ratio(runs, r.contender, r.model, r.concurrency):.2f}x"
+            if r.contender != CEILING
+            else ""
+        )
+        lines.append(
+            f"| {r.model} | {r.concurrency} | {r.contender} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p90_ms:.2f} | {r.p99_ms:.2f} | {r.non2xx + r.errors} | {ratio} |"
+        )
+    lines += [
+        "",
+        "## Ceilings",
+        "",
+        "Raw in-process `predict_proba` (rows per second), no HTTP:",
+        "",
+        "| model | batch 1 | batch 64 |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {m} | {v[1]:,.0f} | {v[64]:,.0f} |" for m, v in raw.items()]
+    lines += [
+        "",
+        "The bare Starlette endpoint (parse the iris body, answer a constant) is in the table above as `bare Starlette`.",
+        "",
+    ]
+    lines += [
+        "## Overload",
+        "",
+        "The fixed-cost model offered 4x the load each server accepts (open loop: requests leave on schedule; latency counts from the scheduled time). servekit runs it with `max_batch_size: 4` and `max_queue_rows: 32`.",
+        "",
+    ]
+    lines += [
+        "| server | capacity req/s | offered req/s | accepted req/s | accepted p50 ms | accepted p99 ms | refused | refusal status | refusals with Retry-After | refusal p99 ms | no answer |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, capacity, rep in load:
+        ok = [o for o in rep.outcomes if o.status == 200]
+        refused = [o for o in rep.outcomes if o.status != 200]
+
+        def pct(xs: list[float], q: float) -> str:
+            return f"{statistics.quantiles(xs, n=100)[q - 1] * 1000:.1f}" if len(xs) > 1 else "-"
+
+        statuses = ", ".join(sorted({str(o.status) for o in refused})) or "-"
+        with_retry = sum(o.retry_after for o in refused)
+        lines.append(
+            f"| {name} | {capacity:,.0f} | {rep.offered_rate:,.0f} | {len(ok) / rep.duration:,.0f} | {pct([o.latency for o in ok], 50)} | {pct([o.latency for o in ok], 99)} | {len(refused)} | {statuses} | {with_retry} | {pct([o.latency for o in refused], 99)} | {rep.failed} |"
+        )
+    lines.append("")
+    path.write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per run")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 s runs: a smoke test of the harness"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = parser.parse_args()
+    seconds = 2.0 if args.quick else args.seconds
+    for tool in ("wrk", "taskset", "lscpu"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench needs {tool!r} on PATH (Debian: apt-get install wrk util-linux)")
+    if (os.cpu_count() or 1) < 2:
+        sys.exit("bench needs two cores: one for the server, one for the load")
+    os.sched_setaffinity(0, {LOAD_CORE})
+    work = Path(tempfile.mkdtemp(prefix="servekit-bench-"))
+    log = work / "servers.log"
+    print(f"training models in {work}", flush=True)
+    models = build(work / "models")
+    for name, body in BODIES.items():
+        (work / f"{name}.lua").write_text(LUA % json.dumps(body))
+    raw = raw_throughput(models, min(seconds, 2.0))
+    runs: list[Run] = []
+    for name in BODIES:
+        for contender in contenders(name, work / "models" / name):
+            with running(contender, free_port(), log) as url:
+                for c in CONCURRENCY:
+                    runs.append(measure(contender, name, url, work / f"{name}.lua", c, seconds))
+                    r = runs[-1]
+                    print(
+                        f"{name:7} {contender.name:24} c={c:<3} {r.rps:9,.0f} req/s  p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  bad {r.non2xx + r.errors}",
+                        flush=True,
+                    )
+    ceiling = Contender(
+        CEILING,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "bench.ceiling:app",
+        ],
+        "/predict",
+        "/predict",
+        {},
+    )
+    with running(ceiling, free_port(), log) as url:
+        for c in CONCURRENCY:
+            runs.append(measure(ceiling, "iris", url, work / "iris.lua", c, seconds))
+    print("overload scenario", flush=True)
+    load = overload(work / "models" / "fixed", work, log, max(seconds, 5.0))
+    write_results(args.out, runs, raw, load, machine(), seconds)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
