@@ -206,3 +206,32 @@ def test_max_wait_lets_a_second_concurrent_batch_fill_up() -> None:
 
 def test_no_deadline_means_no_timeout() -> None:
     assert values(run(Model(), lambda b: b.submit([{"x": 1.0}], deadline=math.inf))) == [2.0]
+
+
+def test_after_a_full_batch_the_next_one_waits_for_the_returning_clients() -> None:
+    model = Model(delay=0.02)
+
+    async def body(batcher: Batcher) -> None:
+        await asyncio.gather(*(batcher.submit([{"x": float(i)}]) for i in range(3)))
+        # The three clients come back a few milliseconds apart, as real ones do.
+        later = []
+        for i in (10.0, 11.0, 12.0):
+            later.append(asyncio.create_task(batcher.submit([{"x": i}])))
+            await asyncio.sleep(0.005)
+        await asyncio.gather(*later)
+
+    run(model, body, max_wait_ms=50)
+    assert model.calls == [[0.0, 1.0, 2.0], [10.0, 11.0, 12.0]]
+
+
+def test_a_lone_client_never_waits_for_company() -> None:
+    model = Model()
+
+    async def body(batcher: Batcher) -> float:
+        await batcher.submit([{"x": 1.0}])
+        start = time.monotonic()
+        await batcher.submit([{"x": 2.0}])
+        return time.monotonic() - start
+
+    assert run(model, body, max_wait_ms=500) < 0.25
+    assert model.calls == [[1.0], [2.0]]

@@ -74,3 +74,22 @@ def test_a_full_batch_does_not_wait_for_the_deadline() -> None:
         return await asyncio.wait_for(collect(queue, max_size=3, max_wait=3600), timeout=5)
 
     assert asyncio.run(main()) == [1, 2, 3]
+
+
+def test_stops_waiting_once_there_are_enough() -> None:
+    async def main() -> tuple[list[int], float]:
+        queue = queue_of(1, 2)
+        start = time.monotonic()
+        items = await collect(queue, max_size=8, max_wait=3600, enough=2)
+        return items, time.monotonic() - start
+
+    items, elapsed = asyncio.run(main())
+    assert items == [1, 2]
+    assert elapsed < 1
+
+
+def test_enough_still_takes_what_is_already_queued() -> None:
+    async def main() -> list[int]:
+        return await collect(queue_of(1, 2, 3, 4), max_size=8, max_wait=3600, enough=2)
+
+    assert asyncio.run(main()) == [1, 2, 3, 4]

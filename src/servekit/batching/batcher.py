@@ -52,7 +52,8 @@ class Batcher:
     """Gathers rows of concurrent requests into calls of at most ``max_batch_size`` rows.
 
     A lone row on an idle model runs at once; rows that arrive while a batch runs form the
-    next one (``max_wait`` only applies while another batch of this model is in flight).
+    next one. ``max_wait`` applies only under load: while another batch of this model runs, or
+    after a batch of several rows (whose clients are about to send their next rows).
     The queue holds at most ``max_queue_rows`` rows: beyond, ``submit`` raises Overloaded.
     """
 
@@ -66,6 +67,7 @@ class Batcher:
     _loop_task: asyncio.Task[None] | None = field(init=False, default=None)
     _in_flight: int = field(init=False, default=0)
     _closed: bool = field(init=False, default=False)
+    _last_size: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         m = self.manifest
@@ -138,8 +140,18 @@ class Batcher:
     async def _gather(self) -> None:
         while True:
             await self._slots.acquire()
-            wait = self.max_wait if self._in_flight else 0.0
-            items = await collect(self._queue, max_size=self.max_batch_size, max_wait=wait)
+            # Light traffic (the last batch was a lone row, nothing else running) never waits.
+            # Under load, a batch may wait up to max_wait for the rows whose clients were just
+            # answered (they are about to send again), but no longer than until they are here.
+            busy = self._in_flight > 0 or self._last_size > 1
+            expected = None if self._in_flight else self._queue.qsize() + self._last_size
+            items = await collect(
+                self._queue,
+                max_size=self.max_batch_size,
+                max_wait=self.max_wait if busy else 0.0,
+                enough=expected,
+            )
+            self._last_size = len(items)
             self._queue_depth.dec(len(items))
             now = time.monotonic()
             live = []

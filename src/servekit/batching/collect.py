@@ -9,21 +9,27 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def collect(queue: asyncio.Queue[T], *, max_size: int, max_wait: float) -> list[T]:
+async def collect(
+    queue: asyncio.Queue[T], *, max_size: int, max_wait: float, enough: int | None = None
+) -> list[T]:
     """Wait for one item, then take up to ``max_size`` items in all.
 
-    Items already queued are taken at once; after that, more are awaited only until
-    ``max_wait`` seconds (on the monotonic clock) after the first item arrived. With
-    ``max_wait=0`` a lone item leaves at once, so an idle model adds no latency.
+    Items already queued are taken at once; after that, more are awaited only until there are
+    ``enough`` (``max_size`` by default) or until ``max_wait`` seconds (on the monotonic clock)
+    after the first item arrived. With ``max_wait=0`` a lone item leaves at once, so an idle
+    model adds no latency.
     """
     items = [await queue.get()]
     deadline = time.monotonic() + max_wait
+    target = max_size if enough is None else min(enough, max_size)
     while len(items) < max_size:
         try:
             items.append(queue.get_nowait())
             continue
         except asyncio.QueueEmpty:
             pass
+        if len(items) >= target:
+            break
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
