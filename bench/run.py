@@ -394,7 +394,7 @@ def write_results(
     lines += [
         "## Overload",
         "",
-        "The fixed-cost model offered 4x the load each server accepts (open loop: requests leave on schedule; latency counts from the scheduled time). servekit runs it with `max_batch_size: 4` and `max_queue_rows: 32`.",
+        "The fixed-cost model offered 4x the load each server accepts (open loop: requests leave on schedule; latency counts from the scheduled time). servekit runs it with `max_batch_size: 4` and `max_queue_rows: 32`. Capacity is what each accepts from 16 closed-loop clients; accepted req/s counts every 200 answer to the requests sent during the run (some arrive after it) over the run's length; latencies include the generator's own scheduling delay, as a client would see it.",
         "",
     ]
     lines += [
