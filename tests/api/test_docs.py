@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.conftest import TAXI_RIDE
+
 
 def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
@@ -41,14 +43,7 @@ def test_query_form_documents_each_feature_as_a_parameter(client: TestClient) ->
     spec = client.get("/openapi.json").json()
     parameters = spec["paths"]["/models/taxifare/predict"]["get"]["parameters"]
     by_name = {p["name"]: p for p in parameters}
-    assert set(by_name) == {
-        "pickup_datetime",
-        "pickup_longitude",
-        "pickup_latitude",
-        "dropoff_longitude",
-        "dropoff_latitude",
-        "passenger_count",
-    }
+    assert set(by_name) == set(TAXI_RIDE)
     assert all(p["in"] == "query" and p["required"] for p in parameters)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import AppFactory
+from tests.conftest import TAXI_RIDE, AppFactory
 
 
 def test_status_names_service_version_models_and_uptime(client: TestClient) -> None:
@@ -48,14 +48,7 @@ def test_model_list(client: TestClient) -> None:
 def test_model_detail_has_its_input_schema_and_example(client: TestClient) -> None:
     body = client.get("/models/taxifare").json()
     features = {f["name"]: f for f in body["inputs"]}
-    assert list(features) == [
-        "pickup_datetime",
-        "pickup_longitude",
-        "pickup_latitude",
-        "dropoff_longitude",
-        "dropoff_latitude",
-        "passenger_count",
-    ]
+    assert list(features) == list(TAXI_RIDE)  # the training columns, in their order
     assert features["passenger_count"] == {
         "name": "passenger_count",
         "type": "int",

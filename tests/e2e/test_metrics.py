@@ -6,7 +6,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from tests.conftest import IRIS_SETOSA
+from tests.conftest import IRIS_SETOSA, TAXI_RIDE
 
 IRIS = {"model": "iris", "version": "1"}
 
@@ -72,15 +72,10 @@ def test_other_models_are_counted_apart(http: httpx.Client) -> None:
     taxi = {"model": "taxifare", "version": "1"}
     iris_before = value(http, "servekit_predictions_total", IRIS)
     taxi_before = value(http, "servekit_predictions_total", taxi)
-    ride = {
-        "pickup_datetime": "2013-07-06 17:18:00 UTC",
-        "pickup_longitude": -73.950655,
-        "pickup_latitude": 40.783282,
-        "dropoff_longitude": -73.984365,
-        "dropoff_latitude": 40.769802,
-        "passenger_count": 1,
-    }
-    assert http.post("/models/taxifare/predict", json={"instances": [ride] * 3}).status_code == 200
+    assert (
+        http.post("/models/taxifare/predict", json={"instances": [TAXI_RIDE] * 3}).status_code
+        == 200
+    )
     assert value(http, "servekit_predictions_total", taxi) == taxi_before + 3
     assert value(http, "servekit_predictions_total", IRIS) == iris_before
 
