@@ -45,11 +45,12 @@ AppFactory = Callable[..., FastAPI]
 
 
 @pytest.fixture
-def make_app(examples_dir: Path) -> AppFactory:
+def make_app(examples_dir: Path, tmp_path: Path) -> AppFactory:
     """Build an app over the examples (or ``model_repository=...``) with any settings changed."""
 
     def build(**overrides: Any) -> FastAPI:
         overrides.setdefault("model_repository", examples_dir)
+        overrides.setdefault("data_dir", tmp_path / "data")
         return create_app(Settings(**overrides))
 
     return build

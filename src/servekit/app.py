@@ -19,6 +19,7 @@ from servekit.config import Settings
 from servekit.monitoring.exposition import Exposition
 from servekit.monitoring.middleware import MonitoringMiddleware
 from servekit.serving.registry import ServedModels
+from servekit.storage.db import Database, default_url
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings or Settings()
     served = ServedModels.build(settings)
+    database = Database(settings.database_url or default_url(settings.data_dir))
     exposition = Exposition()
 
     async def metrics(request: Request) -> Response:
@@ -36,10 +38,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await served.start()
-        yield
-        await served.stop(settings.shutdown_grace_s)
-        exposition.process_exited()
+        try:
+            await database.prepare()
+            await served.start()
+            yield
+            await served.stop(settings.shutdown_grace_s)
+        finally:
+            # Also when start-up fails: no pooled connection is left behind.
+            await database.close()
+            exposition.process_exited()
 
     app = FastAPI(
         title=settings.service_name,
@@ -52,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.served = served
+    app.state.database = database
     install_error_handlers(app)
     # NOTE: the prediction routes go straight onto the app's router, first: an included router is
     # matched layer by layer on every request, a measurable share of a prediction's time.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -20,6 +21,8 @@ from servekit.exceptions import ServekitError
 app = typer.Typer(help="servekit: serve machine-learning models over HTTP.", no_args_is_help=True)
 examples_app = typer.Typer(help="The bundled example models.", no_args_is_help=True)
 app.add_typer(examples_app, name="examples")
+db_app = typer.Typer(help="The database's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 err = Console(stderr=True)
 console = Console()
 
@@ -79,8 +82,21 @@ def serve(
         application = create_app(settings)
     except ServekitError as exc:
         raise _fail(str(exc)) from None
+    try:
+        # NOTE: once, here: several workers creating the schema of an empty database at once would race.
+        asyncio.run(_prepare_database(application))
+    except ServekitError as exc:
+        raise _fail(str(exc)) from None
     signal.signal(signal.SIGTERM, _exit_after_sigterm)
     run(settings, application)
+
+
+async def _prepare_database(application: Any) -> None:
+    database = application.state.database
+    try:
+        await database.prepare()
+    finally:
+        await database.close()
 
 
 def _read_table(path: Path) -> Any:
@@ -234,6 +250,55 @@ def examples_train(
         raise _fail(str(exc)) from None
     for folder in folders:
         console.print(f"trained {folder.manifest.key} -> {folder.path}")
+
+
+def _database_url() -> str:
+    from servekit.storage.db import async_url, default_url
+
+    settings = Settings()
+    return async_url(settings.database_url or default_url(settings.data_dir))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations to the database ($DATABASE_URL, or SQLite in the data folder)."""
+    from sqlalchemy.engine import make_url
+
+    from servekit.storage import migrate
+
+    url = _database_url()
+    if url.startswith("sqlite"):
+        Path(make_url(url).database or ".").parent.mkdir(parents=True, exist_ok=True)
+    try:
+        migrate.upgrade(url)
+    except Exception as exc:  # a driver's own error: show it, not a traceback
+        raise _fail(
+            f"cannot migrate {make_url(url).render_as_string(hide_password=True)}: {exc}"
+        ) from None
+    console.print(f"database at migration {migrate.head()}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Say which migration the database is at, and which this servekit needs."""
+    import asyncio
+
+    from servekit.storage import migrate
+    from servekit.storage.db import Database
+
+    async def read() -> str | None:
+        database = Database(_database_url())
+        try:
+            async with database.engine.connect() as connection:
+                return await connection.run_sync(migrate.current)
+        finally:
+            await database.close()
+
+    try:
+        revision = asyncio.run(read())
+    except Exception as exc:
+        raise _fail(f"cannot read the database: {exc}") from None
+    console.print(f"database at {revision or 'no migration'}; this servekit needs {migrate.head()}")
 
 
 def main() -> None:

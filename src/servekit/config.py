@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(default=20.0, ge=0)
     """On SIGTERM, how long requests in flight may take to finish; a second signal exits at once."""
 
+    data_dir: Path = Path(".servekit")
+    """Where servekit keeps its own files, such as the default SQLite database."""
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SERVEKIT_DATABASE_URL", "DATABASE_URL", "database_url"),
+    )
+    """The database (``postgresql://user:pass@host/db``); SQLite in ``data_dir`` when unset."""
+
     limits: LimitSettings = LimitSettings()
     """Request bounds."""
 

@@ -63,3 +63,7 @@ class InvalidHeader(ServekitError):
 
 class ClientDisconnected(ServekitError):
     """The client went away before its answer was ready; its queued rows were dropped."""
+
+
+class DatabaseError(ServekitError):
+    """The database cannot be reached, or its schema is not the one this servekit needs."""

@@ -16,7 +16,11 @@ TAXI_QUERY = (
 def test_readyz_is_200_once_models_are_loaded(http: httpx.Client) -> None:
     response = http.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "models": ["iris:1", "taxifare:1"]}
+    assert response.json() == {
+        "status": "ready",
+        "models": ["iris:1", "taxifare:1"],
+        "database": "ok",
+    }
 
 
 def test_status_lists_the_examples_with_uptime(http: httpx.Client) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from servekit.serving.registry import ServedModels
+from servekit.storage.db import Database
 
 
 def get_served(request: Request) -> ServedModels:
@@ -16,3 +17,12 @@ def get_served(request: Request) -> ServedModels:
 
 
 ServedDep = Annotated[ServedModels, Depends(get_served)]
+
+
+def get_database(request: Request) -> Database:
+    """The app's database."""
+    database: Database = request.app.state.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from servekit import __version__
-from servekit.api.deps import ServedDep
+from servekit.api.deps import DatabaseDep, ServedDep
 from servekit.api.routes.models import summaries
 from servekit.api.schemas import Status
 
@@ -34,9 +34,13 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "Not ready yet"}})
-async def readyz(served: ServedDep) -> JSONResponse:
-    """Readiness: every model is loaded."""
+async def readyz(served: ServedDep, database: DatabaseDep) -> JSONResponse:
+    """Readiness: every model is loaded and the database answers."""
     pending = [s.manifest.key for s in served.all() if not s.loaded]
-    if pending:
-        return JSONResponse({"status": "not ready", "loading": pending}, status_code=503)
-    return JSONResponse({"status": "ready", "models": [s.manifest.key for s in served.all()]})
+    database_ok = await database.ping()
+    body: dict[str, object] = {"database": "ok" if database_ok else "unreachable"}
+    if pending or not database_ok:
+        return JSONResponse({"status": "not ready", "loading": pending, **body}, status_code=503)
+    return JSONResponse(
+        {"status": "ready", "models": [s.manifest.key for s in served.all()], **body}
+    )

@@ -1,0 +1,112 @@
+"""The database: its URL, engine and sessions, and the start-up check of its migrations."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from servekit.exceptions import DatabaseError
+from servekit.storage import migrate
+
+log = logging.getLogger("servekit.storage")
+
+_DRIVERS = {
+    "postgres://": "postgresql+asyncpg://",
+    "postgresql://": "postgresql+asyncpg://",
+    "sqlite://": "sqlite+aiosqlite://",
+}
+
+
+def async_url(url: str) -> str:
+    """The URL with an async driver (``postgresql://`` as Heroku-style tools write it works too)."""
+    for plain, driver in _DRIVERS.items():
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def default_url(data_dir: Path) -> str:
+    """SQLite in the server's data folder."""
+    return f"sqlite+aiosqlite:///{data_dir.resolve() / 'servekit.db'}"
+
+
+def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    # NOTE: SQLite ignores foreign keys (and their ON DELETE actions) unless each connection asks.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _state(connection: Connection) -> tuple[bool, str | None]:
+    tables = set(inspect(connection).get_table_names()) - {"alembic_version"}
+    return bool(tables), migrate.current(connection)
+
+
+class Database:
+    """One database for the server's users, keys, prediction log and feedback."""
+
+    def __init__(self, url: str) -> None:
+        self.url = async_url(url)
+        if self.url.startswith("sqlite"):
+            # A file: opening a connection is cheap, and none is left open behind an app's back.
+            self.engine: AsyncEngine = create_async_engine(self.url, poolclass=NullPool)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_foreign_keys)
+        else:
+            # NOTE: pre-ping, so that a connection the database dropped (restart, idle timeout) is replaced.
+            self.engine = create_async_engine(self.url, pool_pre_ping=True)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages and logs."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    async def prepare(self, *, create_empty: bool = True) -> None:
+        """Check the schema: create it in an empty database, refuse one behind the migrations."""
+        if self.url.startswith("sqlite"):
+            Path(self.engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
+        try:
+            async with self.engine.connect() as connection:
+                has_tables, revision = await connection.run_sync(_state)
+        except Exception as exc:
+            raise DatabaseError(f"cannot reach the database at {self.safe_url}: {exc}") from exc
+        head = migrate.head()
+        if revision == head:
+            return
+        if not has_tables and revision is None and create_empty:
+            log.info("creating the schema in the empty database %s", self.safe_url)
+            await anyio.to_thread.run_sync(migrate.upgrade, self.url)
+            return
+        raise DatabaseError(
+            f"the database at {self.safe_url} is at migration {revision or 'none'}, and this servekit "
+            f"needs {head}: run `servekit db upgrade` first"
+        )
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    def session(self) -> AsyncSession:
+        """A new session (use it with ``async with``)."""
+        return self.sessions()
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

@@ -1,0 +1,187 @@
+"""The database: created on first start, refused when behind its migrations, tables that round-trip."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, inspect, select, text
+from sqlalchemy.exc import IntegrityError
+from typer.testing import CliRunner
+
+from servekit.cli import app as cli
+from servekit.exceptions import DatabaseError
+from servekit.storage import migrate
+from servekit.storage.db import Database
+from servekit.storage.tables import ApiKey, Feedback, PredictionRecord, User
+from tests.conftest import AppFactory
+
+TABLES = {"users", "api_keys", "predictions", "feedback", "alembic_version"}
+
+
+async def table_names(database: Database) -> set[str]:
+    async with database.engine.connect() as connection:
+        return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+
+
+def test_an_empty_database_gets_the_schema_on_first_start(database_url: str) -> None:
+    async def main() -> set[str]:
+        database = Database(database_url)
+        try:
+            await database.prepare()
+            await database.prepare()  # a second start finds it current
+            return await table_names(database)
+        finally:
+            await database.close()
+
+    assert asyncio.run(main()) >= TABLES
+
+
+def test_a_database_behind_its_migrations_refuses_to_start(database_url: str) -> None:
+    async def main() -> None:
+        database = Database(database_url)
+        try:
+            await database.prepare()
+            async with database.engine.begin() as connection:
+                await connection.execute(
+                    text("DELETE FROM alembic_version")
+                )  # as if made before migrations
+            with pytest.raises(
+                DatabaseError, match=r"is at migration none.*run `servekit db upgrade` first"
+            ):
+                await database.prepare()
+        finally:
+            await database.close()
+
+    asyncio.run(main())
+
+
+def test_an_empty_database_is_refused_when_creation_is_off(database_url: str) -> None:
+    async def main() -> None:
+        database = Database(database_url)
+        try:
+            with pytest.raises(DatabaseError, match="servekit db upgrade"):
+                await database.prepare(create_empty=False)
+        finally:
+            await database.close()
+
+    asyncio.run(main())
+
+
+def test_an_unreachable_database_is_a_clear_error() -> None:
+    async def main() -> None:
+        database = Database("postgresql://servekit:secret@127.0.0.1:1/nowhere")
+        try:
+            assert not await database.ping()
+            with pytest.raises(
+                DatabaseError, match=r"cannot reach the database at .*127\.0\.0\.1:1/nowhere"
+            ) as error:
+                await database.prepare()
+            assert "secret" not in str(error.value)
+        finally:
+            await database.close()
+
+    asyncio.run(main())
+
+
+def test_rows_round_trip_with_json_and_aware_times(database_url: str) -> None:
+    async def main() -> None:
+        database = Database(database_url)
+        try:
+            await database.prepare()
+            async with database.session() as session:
+                user = User(email="ada@example.com", name="Ada", password_hash="$argon2id$...")
+                session.add(user)
+                await session.flush()
+                session.add(ApiKey(user_id=user.id, name="ci", prefix="sk_abc", key_hash="h"))
+                session.add(
+                    PredictionRecord(
+                        id="p" * 32,
+                        model="iris",
+                        version="1",
+                        inputs={"sepal_length": 5.1},
+                        output={"prediction": "setosa", "probabilities": {"setosa": 0.98}},
+                        warnings=[{"feature": "sepal_length", "kind": "out_of_range"}],
+                        latency_ms=1.5,
+                        user_id=user.id,
+                    )
+                )
+                await session.flush()  # the prediction exists before feedback refers to it
+                session.add(
+                    Feedback(
+                        prediction_id="p" * 32, user_id=user.id, label="setosa", comment="right"
+                    )
+                )
+                await session.commit()
+            async with database.session() as session:
+                record = (await session.execute(select(PredictionRecord))).scalar_one()
+                feedback = (await session.execute(select(Feedback))).scalar_one()
+                assert record.output["probabilities"] == {"setosa": 0.98}
+                assert record.warnings[0]["feature"] == "sepal_length"
+                assert feedback.label == "setosa"
+                created = (
+                    record.created_at
+                    if record.created_at.tzinfo
+                    else record.created_at.replace(tzinfo=UTC)
+                )
+                assert abs((datetime.now(UTC) - created).total_seconds()) < 60
+                session.add(User(email="ada@example.com", name="Ada again", password_hash="x"))
+                with pytest.raises(IntegrityError):
+                    await session.commit()
+                await session.rollback()
+                # Deleting a user takes their keys and feedback, and keeps their predictions anonymous.
+                await session.execute(delete(User))
+                await session.commit()
+                assert (await session.execute(select(ApiKey))).first() is None
+                assert (
+                    await session.execute(select(PredictionRecord))
+                ).scalar_one().user_id is None
+        finally:
+            await database.close()
+
+    asyncio.run(main())
+
+
+def test_db_upgrade_and_current_commands(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    before = runner.invoke(cli, ["db", "current"])
+    assert before.exit_code == 0, before.output
+    assert "database at no migration" in before.output
+    upgraded = runner.invoke(cli, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    after = runner.invoke(cli, ["db", "current"])
+    assert f"database at {migrate.head()}; this servekit needs {migrate.head()}" in after.output
+
+
+def test_the_server_creates_its_sqlite_database_in_the_data_folder(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    with TestClient(make_app(data_dir=tmp_path / "state")) as client:
+        assert client.get("/readyz").json()["database"] == "ok"
+    assert (tmp_path / "state" / "servekit.db").is_file()
+
+
+def test_the_server_refuses_to_start_on_a_database_behind_its_migrations(
+    make_app: AppFactory, database_url: str
+) -> None:
+    async def make_behind() -> None:
+        database = Database(database_url)
+        try:
+            await database.prepare()
+            async with database.engine.begin() as connection:
+                await connection.execute(text("DELETE FROM alembic_version"))
+        finally:
+            await database.close()
+
+    asyncio.run(make_behind())
+    with (
+        pytest.raises(DatabaseError, match="servekit db upgrade"),
+        TestClient(make_app(database_url=database_url)),
+    ):
+        pass
