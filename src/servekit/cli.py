@@ -23,6 +23,11 @@ examples_app = typer.Typer(help="The bundled example models.", no_args_is_help=T
 app.add_typer(examples_app, name="examples")
 db_app = typer.Typer(help="The database's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+users_app = typer.Typer(
+    help="Accounts (there is no default account: create the first admin here).",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
 err = Console(stderr=True)
 console = Console()
 
@@ -299,6 +304,99 @@ def db_current() -> None:
     except Exception as exc:
         raise _fail(f"cannot read the database: {exc}") from None
     console.print(f"database at {revision or 'no migration'}; this servekit needs {migrate.head()}")
+
+
+def _with_session(work: Any) -> Any:
+    """Run ``work(session)`` on the configured database, created first when empty."""
+    from servekit.storage.db import Database
+
+    async def run() -> Any:
+        database = Database(_database_url())
+        try:
+            await database.prepare()
+            async with database.session() as session:
+                return await work(session)
+        finally:
+            await database.close()
+
+    try:
+        return asyncio.run(run())
+    except ServekitError as exc:
+        raise _fail(str(exc)) from None
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="The user's email, used to log in.")],
+    name: Annotated[str, typer.Option(help="The user's name.")],
+    admin: Annotated[bool, typer.Option("--admin", help="Give the admin role.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Create an account; the password is asked for (never given on the command line)."""
+    from pydantic import TypeAdapter, ValidationError
+    from pydantic.networks import EmailStr
+
+    from servekit.auth.passwords import check_strength, hash_password
+    from servekit.storage.users import create_user
+
+    try:
+        email = TypeAdapter(EmailStr).validate_python(email)
+    except ValidationError:
+        raise _fail(f"{email!r} is not a valid email address") from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        check_strength(password, email=email, name=name)
+    except ServekitError as exc:
+        raise _fail(str(exc)) from None
+    password_hash = hash_password(password)
+    user = _with_session(
+        lambda s: create_user(
+            s,
+            email=email,
+            name=name,
+            password_hash=password_hash,
+            role="admin" if admin else "user",
+        )
+    )
+    console.print(f"created {user.role} {user.email} (id {user.id})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List every account."""
+    from servekit.storage.users import list_users
+
+    table = Table("id", "email", "name", "role", "created")
+    for user in _with_session(list_users):
+        table.add_row(
+            str(user.id),
+            user.email,
+            user.name,
+            user.role,
+            user.created_at.isoformat(timespec="seconds"),
+        )
+    console.print(table)
+
+
+@users_app.command("delete")
+def users_delete(
+    email: Annotated[str, typer.Argument(help="The email of the account to delete.")],
+) -> None:
+    """Delete an account, with its API keys and feedback."""
+    from servekit.storage.users import delete_user, get_user_by_email
+
+    async def work(session: Any) -> bool:
+        user = await get_user_by_email(session, email=email)
+        return user is not None and await delete_user(session, user_id=user.id)
+
+    if not _with_session(work):
+        raise _fail(f"no user with email {email.lower()}", code=1)
+    console.print(f"deleted {email.lower()}")
 
 
 def main() -> None:

@@ -67,3 +67,7 @@ class ClientDisconnected(ServekitError):
 
 class DatabaseError(ServekitError):
     """The database cannot be reached, or its schema is not the one this servekit needs."""
+
+
+class Conflict(ServekitError):
+    """The thing to create exists already (a user with this email, say)."""
