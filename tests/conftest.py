@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,9 +12,14 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from servekit import Settings, create_app
 from servekit.examples import train_examples
+from servekit.ids import new_id
+from servekit.storage.db import async_url
 
 IRIS_SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 TAXI_RIDE = {
@@ -61,3 +68,34 @@ def client(make_app: AppFactory) -> Iterator[TestClient]:
     """A client of the example app, started (models loaded) and stopped around the test."""
     with TestClient(make_app()) as c:
         yield c
+
+
+# Storage and auth tests run on SQLite and on a real PostgreSQL (DATABASE_URL, or the local one).
+POSTGRES = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def _admin(sql: str) -> None:
+    engine = create_async_engine(async_url(POSTGRES), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A new, empty database: a SQLite file, or a database created on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'servekit.db'}"
+        return
+    name = f"servekit_test_{new_id()[:12]}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        shown = make_url(async_url(POSTGRES)).render_as_string(hide_password=True)
+        pytest.fail(f"PostgreSQL is needed at {shown} (set DATABASE_URL to another one): {exc}")
+    yield make_url(async_url(POSTGRES)).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from types import SimpleNamespace
 
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -13,8 +15,12 @@ from starlette.responses import Response
 from servekit import __version__
 from servekit.api.errors import install_error_handlers
 from servekit.api.express import ExpressLane
-from servekit.api.routes import health, models
+from servekit.api.routes import auth as auth_routes
+from servekit.api.routes import health, models, users
 from servekit.api.routes.predict import LeanRoute, model_routes
+from servekit.auth.ratelimit import FailureLimiter
+from servekit.auth.secret import token_secret
+from servekit.auth.tokens import TokenService
 from servekit.config import Settings
 from servekit.monitoring.exposition import Exposition
 from servekit.monitoring.middleware import MonitoringMiddleware
@@ -30,6 +36,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     served = ServedModels.build(settings)
     database = Database(settings.database_url or default_url(settings.data_dir))
+    auth = settings.auth
+    secret = token_secret(
+        auth.jwt_secret, production=settings.environment == "production", data_dir=settings.data_dir
+    )
+    tokens = TokenService(
+        secret, auth.jwt_issuer, auth.jwt_audience, timedelta(minutes=auth.token_minutes)
+    )
     exposition = Exposition()
 
     async def metrics(request: Request) -> Response:
@@ -60,6 +73,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.served = served
     app.state.database = database
+    app.state.tokens = tokens
+    app.state.login_limits = SimpleNamespace(
+        account=FailureLimiter(auth.max_failed_logins_per_account, auth.failed_login_window_s),
+        address=FailureLimiter(auth.max_failed_logins_per_address, auth.failed_login_window_s),
+    )
     install_error_handlers(app)
     # NOTE: the prediction routes go straight onto the app's router, first: an included router is
     # matched layer by layer on every request, a measurable share of a prediction's time.
@@ -67,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.routes.extend(predict_routes)
     app.include_router(health.router)
     app.include_router(models.router)
+    app.include_router(auth_routes.router)
+    app.include_router(users.router)
     # An API route, so that its requests are counted under "/metrics" (a plain route leaves no template).
     app.add_api_route("/metrics", metrics, include_in_schema=False)
     express = {r.path: r for r in predict_routes if isinstance(r, LeanRoute)}

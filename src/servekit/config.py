@@ -28,6 +28,31 @@ class LimitSettings(BaseModel):
     """Deadline of a request; ``X-Request-Timeout`` (seconds) may shorten it, never lengthen it."""
 
 
+class AuthSettings(BaseModel):
+    """Accounts, tokens and login."""
+
+    jwt_secret: str | None = None
+    """Signs access tokens (at least 32 characters); required in production, generated in development."""
+
+    jwt_issuer: str = "servekit"
+    """The ``iss`` of the tokens this server issues and accepts."""
+
+    jwt_audience: str = "servekit-api"
+    """The ``aud`` of the tokens this server issues and accepts."""
+
+    token_minutes: int = Field(default=30, gt=0)
+    """How long an access token is valid."""
+
+    max_failed_logins_per_account: int = Field(default=5, gt=0)
+    """Failed logins allowed per account in the window; beyond, 429 with Retry-After."""
+
+    max_failed_logins_per_address: int = Field(default=20, gt=0)
+    """Failed logins allowed per client address in the window."""
+
+    failed_login_window_s: float = Field(default=300.0, gt=0)
+    """The window, in seconds, over which failed logins are counted."""
+
+
 class LogSettings(BaseModel):
     """How the server writes its logs."""
 
@@ -89,6 +114,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SERVEKIT_DATABASE_URL", "DATABASE_URL", "database_url"),
     )
     """The database (``postgresql://user:pass@host/db``); SQLite in ``data_dir`` when unset."""
+
+    environment: Literal["development", "production"] = "development"
+    """In production, secrets must be set: nothing is generated."""
+
+    auth: AuthSettings = AuthSettings()
+    """Accounts and tokens."""
 
     limits: LimitSettings = LimitSettings()
     """Request bounds."""

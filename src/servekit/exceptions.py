@@ -71,3 +71,27 @@ class DatabaseError(ServekitError):
 
 class Conflict(ServekitError):
     """The thing to create exists already (a user with this email, say)."""
+
+
+class NotAuthenticated(ServekitError):
+    """No credentials, or credentials that are wrong, expired or not ours (401)."""
+
+
+class Forbidden(ServekitError):
+    """Authenticated, but this needs a role the caller does not have (403)."""
+
+
+class TooManyAttempts(ServekitError):
+    """Too many failed logins from this account or address; ``retry_after`` seconds to wait."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ConfigurationError(ServekitError):
+    """The settings cannot be served as they are (a missing production secret, say)."""
+
+
+class NotFound(ServekitError):
+    """No such thing, or one the caller may not see (404 either way)."""

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from servekit.auth.tokens import TokenService
+from servekit.exceptions import Forbidden, NotAuthenticated
 from servekit.serving.registry import ServedModels
 from servekit.storage.db import Database
+from servekit.storage.tables import User
 
 
 def get_served(request: Request) -> ServedModels:
@@ -26,3 +32,50 @@ def get_database(request: Request) -> Database:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A database session for the length of the request."""
+    async with request.app.state.database.session() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_tokens(request: Request) -> TokenService:
+    """The app's token service."""
+    tokens: TokenService = request.app.state.tokens
+    return tokens
+
+
+TokensDep = Annotated[TokenService, Depends(get_tokens)]
+_bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
+async def current_user(
+    token: Annotated[str | None, Depends(_bearer)], session: SessionDep, tokens: TokensDep
+) -> User:
+    """The user whose token came with the request."""
+    if token is None:
+        raise NotAuthenticated(
+            "log in first: send Authorization: Bearer <token> (POST /auth/token)"
+        )
+    claims = tokens.verify(token)
+    user = await session.get(User, int(claims["sub"]))
+    if user is None:
+        raise NotAuthenticated("the token's user no longer exists")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def admin_user(user: CurrentUser) -> User:
+    """The current user, who must be an admin."""
+    if user.role != "admin":
+        raise Forbidden("this needs the admin role")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]

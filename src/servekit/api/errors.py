@@ -14,13 +14,18 @@ from fastapi.responses import JSONResponse, Response
 from servekit.api.request_models import BATCH_TAG, INSTANCE_TAG
 from servekit.exceptions import (
     ClientDisconnected,
+    Conflict,
     DeadlineExceeded,
+    Forbidden,
     InputError,
     InvalidHeader,
     ModelNotFound,
+    NotAuthenticated,
+    NotFound,
     OutOfDistributionError,
     Overloaded,
     PredictionError,
+    TooManyAttempts,
 )
 from servekit.monitoring.middleware import BodyTooLarge
 
@@ -135,6 +140,27 @@ async def _disconnected(request: Request, exc: Exception) -> Response:
     return Response(status_code=499)
 
 
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(409, "conflict", str(exc))
+
+
+async def _not_authenticated(request: Request, exc: Exception) -> JSONResponse:
+    response = error_response(401, "not_authenticated", str(exc))
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(403, "forbidden", str(exc))
+
+
+async def _too_many(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TooManyAttempts)
+    response = error_response(429, "too_many_attempts", str(exc))
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return error_response(404, "not_found", str(exc))
 
@@ -151,6 +177,11 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(ModelNotFound, _not_found)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(NotAuthenticated, _not_authenticated)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(TooManyAttempts, _too_many)
     app.add_exception_handler(BodyTooLarge, _too_large)
     app.add_exception_handler(Overloaded, _overloaded)
     app.add_exception_handler(DeadlineExceeded, _deadline)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 
 class WarningPublic(BaseModel):
@@ -61,3 +62,33 @@ class Status(BaseModel):
     uptime_seconds: float
     ready: bool
     models: list[ModelSummary]
+
+
+class UserCreate(BaseModel):
+    """What registering takes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    password: str = Field(max_length=1000)
+
+
+class UserPublic(BaseModel):
+    """A user as the API shows one: never the password or its hash."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    name: str
+    role: str
+    created_at: datetime
+
+
+class Token(BaseModel):
+    """An access token, as OAuth2's password flow returns it."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
