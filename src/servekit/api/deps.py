@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servekit.auth.tokens import TokenService
 from servekit.exceptions import Forbidden, NotAuthenticated
 from servekit.serving.registry import ServedModels
 from servekit.storage.db import Database
+from servekit.storage.keys import user_for_key
 from servekit.storage.tables import User
 
 
@@ -53,13 +54,24 @@ TokensDep = Annotated[TokenService, Depends(get_tokens)]
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
 async def current_user(
-    token: Annotated[str | None, Depends(_bearer)], session: SessionDep, tokens: TokensDep
+    token: Annotated[str | None, Depends(_bearer)],
+    key: Annotated[str | None, Depends(_api_key)],
+    session: SessionDep,
+    tokens: TokensDep,
 ) -> User:
-    """The user whose token came with the request."""
+    """The user whose token (``Authorization: Bearer``) or API key (``X-API-Key``) came with the request."""
+    if token is None and key is not None:
+        owner = await user_for_key(session, key=key)
+        if owner is None:
+            raise NotAuthenticated("the API key is not valid (unknown or revoked)")
+        return owner
     if token is None:
         raise NotAuthenticated(
-            "log in first: send Authorization: Bearer <token> (POST /auth/token)"
+            "log in first: send Authorization: Bearer <token> (POST /auth/token) or X-API-Key"
         )
     claims = tokens.verify(token)
     user = await session.get(User, int(claims["sub"]))

@@ -1,0 +1,64 @@
+"""API keys for service clients: made and revoked by their owner, sent as X-API-Key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from servekit.api.deps import CurrentUser, SessionDep
+from servekit.api.schemas import ErrorPublic
+from servekit.exceptions import NotFound
+from servekit.storage.keys import create_key, list_keys, revoke_key
+
+router = APIRouter(tags=["api keys"])
+
+
+class KeyCreate(BaseModel):
+    """What making a key takes."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class KeyPublic(BaseModel):
+    """A key as listed: never the key itself."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyPublic):
+    """A new key: ``key`` is shown this once."""
+
+    key: str
+
+
+@router.post("/keys", status_code=201, responses={401: {"model": ErrorPublic}})
+async def make_key(body: KeyCreate, user: CurrentUser, session: SessionDep) -> KeyCreated:
+    """Make a key for yourself; keep it, it is not shown again."""
+    record, key = await create_key(session, user_id=user.id, name=body.name)
+    return KeyCreated(**KeyPublic.model_validate(record).model_dump(), key=key)
+
+
+@router.get("/keys", responses={401: {"model": ErrorPublic}})
+async def my_keys(user: CurrentUser, session: SessionDep) -> list[KeyPublic]:
+    """Your keys, revoked ones included."""
+    return [KeyPublic.model_validate(k) for k in await list_keys(session, user_id=user.id)]
+
+
+@router.delete(
+    "/keys/{key_id}",
+    status_code=204,
+    responses={401: {"model": ErrorPublic}, 404: {"model": ErrorPublic}},
+)
+async def revoke(key_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    """Revoke one of your keys (another user's key is a 404)."""
+    if not await revoke_key(session, user_id=user.id, key_id=key_id):
+        raise NotFound(f"you have no live key {key_id}")
+    return Response(status_code=204)
