@@ -176,7 +176,8 @@ def measure(
 
 def contenders(model: str, folder: Path) -> list[Contender]:
     python = sys.executable
-    serve = [python, "-m", "servekit", "serve", "--models", str(folder)]
+    # The baseline has no accounts: servekit is measured with anonymous predictions too.
+    serve = [python, "-m", "servekit", "serve", "--allow-anonymous", "--models", str(folder)]
     uvicorn = [python, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
     return [
         Contender(

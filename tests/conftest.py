@@ -58,6 +58,8 @@ def make_app(examples_dir: Path, tmp_path: Path) -> AppFactory:
     def build(**overrides: Any) -> FastAPI:
         overrides.setdefault("model_repository", examples_dir)
         overrides.setdefault("data_dir", tmp_path / "data")
+        # Most tests are about predictions, not accounts: tests/api/test_prediction_auth.py checks the default.
+        overrides.setdefault("allow_anonymous", True)
         return create_app(Settings(**overrides))
 
     return build

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from servekit import __version__
+from servekit.api.credentials import Credentials
 from servekit.api.errors import install_error_handlers
 from servekit.api.express import ExpressLane
 from servekit.api.routes import auth as auth_routes
@@ -74,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.served = served
     app.state.database = database
     app.state.tokens = tokens
+    app.state.credentials = Credentials(
+        tokens, database, settings.allow_anonymous, auth.key_cache_s
+    )
     app.state.login_limits = SimpleNamespace(
         account=FailureLimiter(auth.max_failed_logins_per_account, auth.failed_login_window_s),
         address=FailureLimiter(auth.max_failed_logins_per_address, auth.failed_login_window_s),

@@ -57,6 +57,13 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="Server processes (metrics are summed over them).")
     ] = None,
+    allow_anonymous: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-anonymous",
+            help="Let predictions be made without a token or key (a public demo).",
+        ),
+    ] = None,
     batching: Annotated[
         bool | None,
         typer.Option(
@@ -75,6 +82,7 @@ def serve(
         "port": port,
         "workers": workers,
         "batching": batching,
+        "allow_anonymous": allow_anonymous,
     }
     overrides = {k: v for k, v in given.items() if v is not None}
     # Worker processes read their settings from the environment: the options must reach them too.

@@ -52,6 +52,9 @@ class AuthSettings(BaseModel):
     failed_login_window_s: float = Field(default=300.0, gt=0)
     """The window, in seconds, over which failed logins are counted."""
 
+    key_cache_s: float = Field(default=10.0, ge=0)
+    """How long a checked API key is remembered for predictions (a revoked key works this long)."""
+
 
 class LogSettings(BaseModel):
     """How the server writes its logs."""
@@ -117,6 +120,9 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     """In production, secrets must be set: nothing is generated."""
+
+    allow_anonymous: bool = False
+    """Let predictions be made without a token or key (for a public demo); off by default."""
 
     auth: AuthSettings = AuthSettings()
     """Accounts and tokens."""

@@ -39,12 +39,16 @@ def free_port() -> int:
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without any servekit setting or ``PORT``, plus ``extra``."""
+    """This process's environment without any servekit setting or ``PORT``, plus ``extra``.
+
+    Anonymous predictions are allowed (these tests are about serving; accounts are tested in-app).
+    """
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.upper().startswith("SERVEKIT_") and k.upper() != "PORT"
     }
+    env["SERVEKIT_ALLOW_ANONYMOUS"] = "true"
     env.update(extra or {})
     return env
 

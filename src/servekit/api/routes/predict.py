@@ -25,6 +25,10 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": PredictResponse},
     400: {"model": ErrorPublic, "description": "The body is not valid JSON"},
+    401: {
+        "model": ErrorPublic,
+        "description": "No valid token or API key (unless anonymous predictions are allowed)",
+    },
     404: {"model": ErrorPublic, "description": "No such model or version"},
     413: {"model": ErrorPublic, "description": "The body is over the size limit"},
     422: {
@@ -43,6 +47,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def _answer(service: ModelService, rows: list[Row], request: Request) -> Response:
+    await request.app.state.credentials.user_id(request)
     deadline = request_deadline(request, request.app.state.settings.limits.request_timeout_s)
     predictions = await until_disconnected(
         service.predict(rows, deadline=deadline), request.receive
