@@ -300,12 +300,8 @@ def db_current() -> None:
     from servekit.storage.db import Database
 
     async def read() -> str | None:
-        database = Database(_database_url())
-        try:
-            async with database.engine.connect() as connection:
-                return await connection.run_sync(migrate.current)
-        finally:
-            await database.close()
+        async with Database(_database_url()) as database, database.engine.connect() as connection:
+            return await connection.run_sync(migrate.current)
 
     try:
         revision = asyncio.run(read())
@@ -319,13 +315,10 @@ def _with_session(work: Any) -> Any:
     from servekit.storage.db import Database
 
     async def run() -> Any:
-        database = Database(_database_url())
-        try:
+        async with Database(_database_url()) as database:
             await database.prepare()
             async with database.session() as session:
                 return await work(session)
-        finally:
-            await database.close()
 
     try:
         return asyncio.run(run())

@@ -57,18 +57,14 @@ def bearer(token: str) -> dict[str, str]:
 
 def make_admin(database_url: str, email: str) -> None:
     async def main() -> None:
-        database = Database(database_url)
-        try:
-            async with database.session() as session:
-                await create_user(
-                    session,
-                    email=email,
-                    name="Admin",
-                    password_hash=hash_password(PASSWORD),
-                    role="admin",
-                )
-        finally:
-            await database.close()
+        async with Database(database_url) as database, database.session() as session:
+            await create_user(
+                session,
+                email=email,
+                name="Admin",
+                password_hash=hash_password(PASSWORD),
+                role="admin",
+            )
 
     asyncio.run(main())
 

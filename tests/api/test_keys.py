@@ -23,12 +23,8 @@ def client(make_app: AppFactory, database_url: str) -> Iterator[TestClient]:
 
 def stored_keys(database_url: str) -> list[ApiKey]:
     async def read() -> list[ApiKey]:
-        database = Database(database_url)
-        try:
-            async with database.session() as session:
-                return list((await session.execute(select(ApiKey))).scalars())
-        finally:
-            await database.close()
+        async with Database(database_url) as database, database.session() as session:
+            return list((await session.execute(select(ApiKey))).scalars())
 
     return asyncio.run(read())
 

@@ -29,21 +29,17 @@ async def table_names(database: Database) -> set[str]:
 
 def test_an_empty_database_gets_the_schema_on_first_start(database_url: str) -> None:
     async def main() -> set[str]:
-        database = Database(database_url)
-        try:
+        async with Database(database_url) as database:
             await database.prepare()
             await database.prepare()  # a second start finds it current
             return await table_names(database)
-        finally:
-            await database.close()
 
     assert asyncio.run(main()) >= TABLES
 
 
 def test_a_database_behind_its_migrations_refuses_to_start(database_url: str) -> None:
     async def main() -> None:
-        database = Database(database_url)
-        try:
+        async with Database(database_url) as database:
             await database.prepare()
             async with database.engine.begin() as connection:
                 await connection.execute(
@@ -53,44 +49,35 @@ def test_a_database_behind_its_migrations_refuses_to_start(database_url: str) ->
                 DatabaseError, match=r"is at migration none.*run `servekit db upgrade` first"
             ):
                 await database.prepare()
-        finally:
-            await database.close()
 
     asyncio.run(main())
 
 
 def test_an_empty_database_is_refused_when_creation_is_off(database_url: str) -> None:
     async def main() -> None:
-        database = Database(database_url)
-        try:
+        async with Database(database_url) as database:
             with pytest.raises(DatabaseError, match="servekit db upgrade"):
                 await database.prepare(create_empty=False)
-        finally:
-            await database.close()
 
     asyncio.run(main())
 
 
 def test_an_unreachable_database_is_a_clear_error() -> None:
     async def main() -> None:
-        database = Database("postgresql://servekit:secret@127.0.0.1:1/nowhere")
-        try:
+        async with Database("postgresql://servekit:secret@127.0.0.1:1/nowhere") as database:
             assert not await database.ping()
             with pytest.raises(
                 DatabaseError, match=r"cannot reach the database at .*127\.0\.0\.1:1/nowhere"
             ) as error:
                 await database.prepare()
             assert "secret" not in str(error.value)
-        finally:
-            await database.close()
 
     asyncio.run(main())
 
 
 def test_rows_round_trip_with_json_and_aware_times(database_url: str) -> None:
     async def main() -> None:
-        database = Database(database_url)
-        try:
+        async with Database(database_url) as database:
             await database.prepare()
             async with database.session() as session:
                 user = User(email="ada@example.com", name="Ada", password_hash="$argon2id$...")
@@ -139,8 +126,6 @@ def test_rows_round_trip_with_json_and_aware_times(database_url: str) -> None:
                 assert (
                     await session.execute(select(PredictionRecord))
                 ).scalar_one().user_id is None
-        finally:
-            await database.close()
 
     asyncio.run(main())
 
@@ -171,13 +156,10 @@ def test_the_server_refuses_to_start_on_a_database_behind_its_migrations(
     make_app: AppFactory, database_url: str
 ) -> None:
     async def make_behind() -> None:
-        database = Database(database_url)
-        try:
+        async with Database(database_url) as database:
             await database.prepare()
             async with database.engine.begin() as connection:
                 await connection.execute(text("DELETE FROM alembic_version"))
-        finally:
-            await database.close()
 
     asyncio.run(make_behind())
     with (

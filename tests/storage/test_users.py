@@ -23,14 +23,11 @@ def runner(database_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 def stored_hash(database_url: str, email: str) -> str | None:
     async def read() -> str | None:
-        database = Database(database_url)
-        try:
+        async with Database(database_url) as database:
             await database.prepare()  # the refused commands never created the schema
             async with database.session() as session:
                 user = await get_user_by_email(session, email=email)
                 return None if user is None else user.password_hash
-        finally:
-            await database.close()
 
     return asyncio.run(read())
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
@@ -17,22 +17,19 @@ from servekit.storage.keys import user_for_key
 from servekit.storage.tables import User
 
 
-def get_served(request: Request) -> ServedModels:
-    """The app's served models."""
-    served: ServedModels = request.app.state.served
-    return served
+def _from_state(name: str) -> Callable[[Request], Any]:
+    """A dependency that gives ``app.state.<name>``, set once by create_app."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return get
 
 
-ServedDep = Annotated[ServedModels, Depends(get_served)]
+ServedDep = Annotated[ServedModels, Depends(_from_state("served"))]
 
 
-def get_database(request: Request) -> Database:
-    """The app's database."""
-    database: Database = request.app.state.database
-    return database
-
-
-DatabaseDep = Annotated[Database, Depends(get_database)]
+DatabaseDep = Annotated[Database, Depends(_from_state("database"))]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -44,13 +41,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def get_tokens(request: Request) -> TokenService:
-    """The app's token service."""
-    tokens: TokenService = request.app.state.tokens
-    return tokens
-
-
-TokensDep = Annotated[TokenService, Depends(get_tokens)]
+TokensDep = Annotated[TokenService, Depends(_from_state("tokens"))]
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
