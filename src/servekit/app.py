@@ -17,7 +17,7 @@ from servekit.api.credentials import Credentials
 from servekit.api.errors import install_error_handlers
 from servekit.api.express import ExpressLane
 from servekit.api.routes import auth as auth_routes
-from servekit.api.routes import health, keys, models, users
+from servekit.api.routes import feedback, health, keys, models, users
 from servekit.api.routes.predict import LeanRoute, model_routes
 from servekit.auth.ratelimit import FailureLimiter
 from servekit.auth.secret import token_secret
@@ -27,6 +27,7 @@ from servekit.monitoring.exposition import Exposition
 from servekit.monitoring.middleware import MonitoringMiddleware
 from servekit.serving.registry import ServedModels
 from servekit.storage.db import Database, default_url
+from servekit.storage.predictions import PredictionLog
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,6 +41,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth = settings.auth
     secret = token_secret(
         auth.jwt_secret, production=settings.environment == "production", data_dir=settings.data_dir
+    )
+    plog = settings.prediction_log
+    prediction_log = (
+        PredictionLog(
+            database,
+            sample_rate=plog.sample_rate,
+            batch_size=plog.batch_size,
+            flush_interval=plog.flush_interval_s,
+            max_pending=plog.max_pending,
+        )
+        if plog.enabled
+        else None
     )
     tokens = TokenService(
         secret, auth.jwt_issuer, auth.jwt_audience, timedelta(minutes=auth.token_minutes)
@@ -55,8 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await database.prepare()
             await served.start()
+            if prediction_log is not None:
+                await prediction_log.start()
+            async with database.session() as session:
+                await feedback.refresh_accuracy(session)  # the gauge is live from the first scrape
             yield
             await served.stop(settings.shutdown_grace_s)
+            if prediction_log is not None:
+                await prediction_log.stop()
         finally:
             # Also when start-up fails: no pooled connection is left behind.
             await database.close()
@@ -75,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.served = served
     app.state.database = database
     app.state.tokens = tokens
+    app.state.prediction_log = prediction_log
     app.state.credentials = Credentials(
         tokens, database, settings.allow_anonymous, auth.key_cache_s
     )
@@ -92,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_routes.router)
     app.include_router(users.router)
     app.include_router(keys.router)
+    app.include_router(feedback.router)
     # An API route, so that its requests are counted under "/metrics" (a plain route leaves no template).
     app.add_api_route("/metrics", metrics, include_in_schema=False)
     express = {r.path: r for r in predict_routes if isinstance(r, LeanRoute)}

@@ -56,6 +56,25 @@ class AuthSettings(BaseModel):
     """How long a checked API key is remembered for predictions (a revoked key works this long)."""
 
 
+class PredictionLogSettings(BaseModel):
+    """The log of every prediction in the database."""
+
+    enabled: bool = True
+    """Keep a log of predictions (needed for feedback on them)."""
+
+    sample_rate: float = Field(default=1.0, ge=0, le=1)
+    """Share of predicted rows logged."""
+
+    batch_size: int = Field(default=500, gt=0)
+    """Rows written in one statement."""
+
+    flush_interval_s: float = Field(default=1.0, gt=0)
+    """Longest a logged row waits in memory before it is written."""
+
+    max_pending: int = Field(default=100_000, gt=0)
+    """Rows that may wait in memory (the database slow or down); beyond, the oldest are dropped and counted."""
+
+
 class LogSettings(BaseModel):
     """How the server writes its logs."""
 
@@ -126,6 +145,9 @@ class Settings(BaseSettings):
 
     auth: AuthSettings = AuthSettings()
     """Accounts and tokens."""
+
+    prediction_log: PredictionLogSettings = PredictionLogSettings()
+    """The prediction log."""
 
     limits: LimitSettings = LimitSettings()
     """Request bounds."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -24,7 +25,8 @@ def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
 
 
 async def burst(url: str, n: int) -> list[int]:
-    limits = httpx.Limits(max_connections=32)
+    # A new connection per request: the kernel hands each accept to a worker, so all of them serve.
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
         semaphore = asyncio.Semaphore(32)
 
@@ -42,6 +44,14 @@ def test_four_workers_share_1000_requests_and_metrics_count_exactly_1000(
     metrics_dir.mkdir()
     (metrics_dir / "counter_99999.db").write_bytes(b"stale file from an earlier run")
     server = spawn_server(env={"SERVEKIT_WORKERS": "4", "SERVEKIT_METRICS_DIR": str(metrics_dir)})
+    # /readyz answers as soon as one worker is up: wait for all four before the burst.
+    deadline = time.monotonic() + 60
+    while (
+        len([r for r in server.records() if r.get("message") == "Application startup complete."])
+        < 4
+    ):
+        assert time.monotonic() < deadline, "not every worker started"
+        time.sleep(0.1)
     assert asyncio.run(burst(server.url, 1000)) == [200] * 1000
 
     with httpx.Client(base_url=server.url) as client:

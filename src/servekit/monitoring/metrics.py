@@ -70,3 +70,20 @@ REJECTIONS = Counter(
     "disconnect (client gone), shutdown (503).",
     ["model", "version", "reason"],
 )
+
+PREDICTION_LOG = Counter(
+    "servekit_prediction_log_rows_total",
+    "Predicted rows by what became of their log entry: written, failed (database error), dropped (too many pending).",
+    ["outcome"],
+)
+FEEDBACK = Counter(
+    "servekit_feedback_total",
+    "Feedback received on predictions, by model, version and whether the prediction was right.",
+    ["model", "version", "outcome"],
+)
+FEEDBACK_ACCURACY = Gauge(
+    "servekit_feedback_accuracy",
+    "Share of labelled feedback that agrees with the prediction, over all feedback in the database.",
+    ["model", "version"],
+    multiprocess_mode="mostrecent",
+)

@@ -81,5 +81,7 @@ class Feedback(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     label: Mapped[str | None] = mapped_column(String(200), default=None)
     score: Mapped[float | None] = mapped_column(Float, default=None)
+    correct: Mapped[bool | None] = mapped_column(default=None)
+    """Whether ``label`` equals the prediction (None without a label)."""
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=_now)

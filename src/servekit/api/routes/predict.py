@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
-from pydantic_core import to_json
+from pydantic_core import to_json, to_jsonable_python
 
 from servekit.api.deps import ServedDep
 from servekit.api.lifetime import request_deadline, until_disconnected
@@ -47,13 +48,33 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def _answer(service: ModelService, rows: list[Row], request: Request) -> Response:
-    await request.app.state.credentials.user_id(request)
-    deadline = request_deadline(request, request.app.state.settings.limits.request_timeout_s)
+    state = request.app.state
+    user_id = await state.credentials.user_id(request)
+    start = time.perf_counter()
+    deadline = request_deadline(request, state.settings.limits.request_timeout_s)
     predictions = await until_disconnected(
         service.predict(rows, deadline=deadline), request.receive
     )
     m = service.manifest
-    body = {"model": m.name, "version": m.version, "predictions": [p.public() for p in predictions]}
+    answers = [p.public() for p in predictions]
+    if state.prediction_log is not None:
+        latency_ms = (time.perf_counter() - start) * 1000
+        state.prediction_log.record(
+            [
+                {
+                    "id": answer["id"],
+                    "model": m.name,
+                    "version": m.version,
+                    "inputs": to_jsonable_python(row),
+                    "output": {k: v for k, v in answer.items() if k not in ("id", "warnings")},
+                    "warnings": answer["warnings"],
+                    "latency_ms": latency_ms,
+                    "user_id": user_id,
+                }
+                for row, answer in zip(rows, answers, strict=True)
+            ]
+        )
+    body = {"model": m.name, "version": m.version, "predictions": answers}
     return Response(to_json(body), media_type="application/json")
 
 

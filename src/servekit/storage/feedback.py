@@ -1,0 +1,62 @@
+"""Feedback on predictions, and the accuracy it gives each model version."""
+
+from __future__ import annotations
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servekit.storage.tables import Feedback, PredictionRecord
+
+
+async def add_feedback(
+    session: AsyncSession,
+    *,
+    prediction: PredictionRecord,
+    user_id: int,
+    label: str | None,
+    score: float | None,
+    comment: str,
+) -> Feedback:
+    """Store feedback; with a label, whether the prediction was right."""
+    correct = None if label is None else str(prediction.output.get("prediction")) == label
+    feedback = Feedback(
+        prediction_id=prediction.id,
+        user_id=user_id,
+        label=label,
+        score=score,
+        correct=correct,
+        comment=comment,
+    )
+    session.add(feedback)
+    await session.commit()
+    return feedback
+
+
+async def list_feedback(
+    session: AsyncSession, *, user_id: int | None
+) -> list[tuple[Feedback, PredictionRecord]]:
+    """Feedback with its prediction, newest first: one user's, or everyone's when ``user_id`` is None."""
+    query = select(Feedback, PredictionRecord).join(
+        PredictionRecord, Feedback.prediction_id == PredictionRecord.id
+    )
+    if user_id is not None:
+        query = query.where(Feedback.user_id == user_id)
+    return [(f, p) for f, p in (await session.execute(query.order_by(Feedback.id.desc()))).all()]
+
+
+async def accuracy(session: AsyncSession) -> dict[tuple[str, str], float]:
+    """Share of labelled feedback that agrees with the prediction, per model and version."""
+    query = (
+        select(
+            PredictionRecord.model,
+            PredictionRecord.version,
+            func.avg(case((Feedback.correct.is_(True), 1.0), else_=0.0)),
+        )
+        .join(PredictionRecord, Feedback.prediction_id == PredictionRecord.id)
+        .where(Feedback.correct.is_not(None))
+        .group_by(PredictionRecord.model, PredictionRecord.version)
+    )
+    return {
+        (model, version): float(value)
+        for model, version, value in (await session.execute(query)).all()
+    }
