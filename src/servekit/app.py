@@ -17,7 +17,7 @@ from servekit.api.credentials import Credentials
 from servekit.api.errors import install_error_handlers
 from servekit.api.express import ExpressLane
 from servekit.api.routes import auth as auth_routes
-from servekit.api.routes import feedback, health, keys, models, users
+from servekit.api.routes import feedback, health, keys, models, predictions, users
 from servekit.api.routes.predict import LeanRoute, model_routes
 from servekit.auth.ratelimit import FailureLimiter
 from servekit.auth.secret import token_secret
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.router)
     app.include_router(keys.router)
     app.include_router(feedback.router)
+    app.include_router(predictions.router)
     # An API route, so that its requests are counted under "/metrics" (a plain route leaves no template).
     app.add_api_route("/metrics", metrics, include_in_schema=False)
     express = {r.path: r for r in predict_routes if isinstance(r, LeanRoute)}

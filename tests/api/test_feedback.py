@@ -189,3 +189,21 @@ def test_sampling_logs_a_share_of_rows(make_app: AppFactory, database_url: str) 
             )
 
     assert asyncio.run(count()) == 0
+
+
+def test_a_user_reads_their_own_logged_prediction_and_not_anothers(client: TestClient) -> None:
+    register(client, "ada@example.com")
+    register(client, "bo@example.com")
+    ada, bo = (
+        bearer(token_for(client, "ada@example.com")),
+        bearer(token_for(client, "bo@example.com")),
+    )
+    [prediction] = client.post("/models/taxifare/predict", json=TAXI_RIDE, headers=ada).json()[
+        "predictions"
+    ]
+    mine = client.get(f"/predictions/{prediction['id']}", headers=ada)
+    assert mine.status_code == 200
+    assert mine.json()["inputs"]["pickup_datetime"].startswith("2013-07-06T17:18:00")
+    assert mine.json()["output"]["prediction"] == prediction["prediction"]
+    assert client.get(f"/predictions/{prediction['id']}", headers=bo).status_code == 404
+    assert client.get(f"/predictions/{'0' * 32}", headers=ada).status_code == 404

@@ -1,0 +1,48 @@
+"""The prediction log, read back: a user sees their own predictions, an admin any."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict
+
+from servekit.api.deps import CurrentUser, SessionDep
+from servekit.api.schemas import ErrorPublic
+from servekit.exceptions import NotFound
+from servekit.storage.predictions import get_prediction
+
+router = APIRouter(tags=["predictions"])
+
+
+class LoggedPrediction(BaseModel):
+    """One logged row: what was asked and answered, and how long it took."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    model: str
+    version: str
+    inputs: dict[str, Any]
+    output: dict[str, Any]
+    warnings: list[Any]
+    latency_ms: float
+    created_at: datetime
+
+
+@router.get(
+    "/predictions/{prediction_id}",
+    responses={401: {"model": ErrorPublic}, 404: {"model": ErrorPublic}},
+)
+async def read_prediction(
+    prediction_id: str, user: CurrentUser, session: SessionDep, request: Request
+) -> LoggedPrediction:
+    """One of your predictions (admins: any); another user's is a 404."""
+    prediction = await get_prediction(session, prediction_id=prediction_id)
+    log = request.app.state.prediction_log
+    if prediction is None and log is not None:
+        await log.flush()  # it may still wait in memory
+        prediction = await get_prediction(session, prediction_id=prediction_id)
+    if prediction is None or (prediction.user_id != user.id and user.role != "admin"):
+        raise NotFound(f"no prediction {prediction_id} of yours")
+    return LoggedPrediction.model_validate(prediction)
