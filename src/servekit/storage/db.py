@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+from pydantic_core import to_json
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -42,10 +43,19 @@ def default_url(data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{data_dir.resolve() / 'servekit.db'}"
 
 
-def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-    # NOTE: SQLite ignores foreign keys (and their ON DELETE actions) unless each connection asks.
+def _json(value: Any) -> str:
+    # pydantic-core's encoder: the prediction log writes three JSON columns a row.
+    return to_json(value).decode()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # NOTE: SQLite ignores foreign keys (and their ON DELETE actions) unless each connection asks.
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Write-ahead log: readers do not block the prediction log's writer, and a commit is cheap
+    # (NORMAL syncs at checkpoints; a power cut may lose the last commits, never corrupt the file).
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
@@ -61,11 +71,13 @@ class Database:
         self.url = async_url(url)
         if self.url.startswith("sqlite"):
             # A file: opening a connection is cheap, and none is left open behind an app's back.
-            self.engine: AsyncEngine = create_async_engine(self.url, poolclass=NullPool)
-            event.listen(self.engine.sync_engine, "connect", _sqlite_foreign_keys)
+            self.engine: AsyncEngine = create_async_engine(
+                self.url, poolclass=NullPool, json_serializer=_json
+            )
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
             # NOTE: pre-ping, so that a connection the database dropped (restart, idle timeout) is replaced.
-            self.engine = create_async_engine(self.url, pool_pre_ping=True)
+            self.engine = create_async_engine(self.url, pool_pre_ping=True, json_serializer=_json)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -45,14 +45,19 @@ class PredictionLog:
         self._lock = asyncio.Lock()
 
     def record(self, rows: list[dict[str, Any]]) -> None:
-        """Queue predicted rows (``id``, ``model``, ``version``, ``inputs``, ``output``, ...); cheap and synchronous."""
+        """Queue predicted rows (``id``, ``model``, ``version``, ``inputs``, ``output``, ...); cheap and synchronous.
+
+        The dicts are kept as they are (stamped with ``created_at``), not copied.
+        """
         if self.sample_rate < 1.0:
             rows = [r for r in rows if random.random() < self.sample_rate]
         dropped = max(0, len(self._pending) + len(rows) - (self._pending.maxlen or 0))
         if dropped:
             metrics.PREDICTION_LOG.labels("dropped").inc(dropped)
         now = datetime.now(UTC)
-        self._pending.extend({**r, "created_at": now} for r in rows)
+        for row in rows:
+            row["created_at"] = now
+        self._pending.extend(rows)
         if len(self._pending) >= self.batch_size:
             self._wake.set()
 
@@ -91,8 +96,13 @@ class PredictionLog:
                 ]
                 try:
                     async with self.database.session() as session:
-                        await session.execute(insert(PredictionRecord), batch)
+                        # Core, not ORM: one executemany, without per-row ORM bookkeeping.
+                        await session.execute(insert(PredictionRecord.__table__), batch)  # type: ignore[arg-type]
                         await session.commit()
+                except asyncio.CancelledError:
+                    # NOTE: stopped mid-write: the batch goes back, for the final flush to write or count.
+                    self._pending.extendleft(reversed(batch))
+                    raise
                 except Exception as exc:
                     # Predictions go on without their log: the failure is counted and said, not hidden.
                     # The rest wait for the next round, so that a database that is down is not hammered.
