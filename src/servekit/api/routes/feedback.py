@@ -11,11 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servekit.api.deps import CurrentUser, SessionDep
+from servekit.api.routes.predictions import visible_prediction
 from servekit.api.schemas import ErrorPublic
-from servekit.exceptions import NotFound
 from servekit.monitoring import metrics
 from servekit.storage.feedback import accuracy, add_feedback, list_feedback
-from servekit.storage.predictions import get_prediction
 from servekit.storage.tables import Feedback, PredictionRecord
 
 router = APIRouter(tags=["feedback"])
@@ -80,13 +79,7 @@ async def give_feedback(
     body: FeedbackCreate, user: CurrentUser, session: SessionDep, request: Request
 ) -> FeedbackPublic:
     """Feedback on a prediction you made (admins: any); a prediction you cannot see is a 404."""
-    prediction = await get_prediction(session, prediction_id=body.prediction_id)
-    log = request.app.state.prediction_log
-    if prediction is None and log is not None:
-        await log.flush()  # it may still wait in memory: written once a second or per batch
-        prediction = await get_prediction(session, prediction_id=body.prediction_id)
-    if prediction is None or (prediction.user_id != user.id and user.role != "admin"):
-        raise NotFound(f"no prediction {body.prediction_id} of yours")
+    prediction = await visible_prediction(request, session, user, body.prediction_id)
     feedback = await add_feedback(
         session,
         prediction=prediction,

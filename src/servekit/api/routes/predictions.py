@@ -7,11 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from servekit.api.deps import CurrentUser, SessionDep
 from servekit.api.schemas import ErrorPublic
 from servekit.exceptions import NotFound
 from servekit.storage.predictions import get_prediction
+from servekit.storage.tables import PredictionRecord, User
 
 router = APIRouter(tags=["predictions"])
 
@@ -30,6 +32,20 @@ class LoggedPrediction(BaseModel):
     created_at: datetime
 
 
+async def visible_prediction(
+    request: Request, session: AsyncSession, user: User, prediction_id: str
+) -> PredictionRecord:
+    """A logged prediction the user may see (their own; an admin any); NotFound otherwise."""
+    prediction = await get_prediction(session, prediction_id=prediction_id)
+    log = request.app.state.prediction_log
+    if prediction is None and log is not None:
+        await log.flush()  # it may still wait in memory: written once a second or per batch
+        prediction = await get_prediction(session, prediction_id=prediction_id)
+    if prediction is None or (prediction.user_id != user.id and user.role != "admin"):
+        raise NotFound(f"no prediction {prediction_id} of yours")
+    return prediction
+
+
 @router.get(
     "/predictions/{prediction_id}",
     responses={401: {"model": ErrorPublic}, 404: {"model": ErrorPublic}},
@@ -38,11 +54,5 @@ async def read_prediction(
     prediction_id: str, user: CurrentUser, session: SessionDep, request: Request
 ) -> LoggedPrediction:
     """One of your predictions (admins: any); another user's is a 404."""
-    prediction = await get_prediction(session, prediction_id=prediction_id)
-    log = request.app.state.prediction_log
-    if prediction is None and log is not None:
-        await log.flush()  # it may still wait in memory
-        prediction = await get_prediction(session, prediction_id=prediction_id)
-    if prediction is None or (prediction.user_id != user.id and user.role != "admin"):
-        raise NotFound(f"no prediction {prediction_id} of yours")
+    prediction = await visible_prediction(request, session, user, prediction_id)
     return LoggedPrediction.model_validate(prediction)
