@@ -61,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def metrics(request: Request) -> Response:
         """Prometheus exposition: this process's metrics, or the sum over the server's processes."""
+        if served.queue is not None:
+            await served.observe_queues()
         return Response(exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager

@@ -104,6 +104,34 @@ def serve(
     run(settings, application)
 
 
+@app.command()
+def worker(
+    models: Annotated[Path | None, typer.Option(help="Model repository folder.")] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", help="Serve only this model (repeat for several; default: all)."),
+    ] = None,
+    redis_url: Annotated[
+        str | None, typer.Option(help="Redis to take jobs from (default: $SERVEKIT_REDIS_URL).")
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Port of this worker's Prometheus /metrics (default: none)."),
+    ] = None,
+) -> None:
+    """Take prediction jobs from Redis and run them in batches (distributed mode)."""
+    from servekit.monitoring.logging import configure_logging
+    from servekit.queue.process import run_worker
+
+    given: dict[str, Any] = {"model_repository": models, "redis_url": redis_url}
+    settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    configure_logging(settings.log)
+    try:
+        asyncio.run(run_worker(settings, model, metrics_port))
+    except ServekitError as exc:
+        raise _fail(str(exc)) from None
+
+
 async def _prepare_database(application: Any) -> None:
     database = application.state.database
     try:

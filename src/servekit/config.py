@@ -75,6 +75,33 @@ class PredictionLogSettings(BaseModel):
     """Rows that may wait in memory (the database slow or down); beyond, the oldest are dropped and counted."""
 
 
+class QueueSettings(BaseModel):
+    """Distributed mode: the Redis Streams job queue shared by API processes and ``servekit worker``."""
+
+    prefix: str = Field(default="servekit", min_length=1)
+    """Start of every Redis key servekit uses; API and workers of one deployment share it."""
+
+    max_jobs: int = Field(default=10_000, gt=0)
+    """Jobs one model's stream may hold (queued or running); beyond, 503 with Retry-After."""
+
+    claim_after_s: float = Field(default=5.0, gt=0)
+    """A job running this long without its worker's heartbeat is taken over by another worker.
+
+    Keep it well under the request timeout, so that a reclaimed job can still meet its deadline."""
+
+    max_deliveries: int = Field(default=3, gt=0)
+    """Deliveries of a job that all failed before it goes to the dead-letter stream."""
+
+    heartbeat_s: float = Field(default=1.0, gt=0)
+    """How often a worker says it is alive and keeps the jobs it is running."""
+
+    result_ttl_s: float = Field(default=60.0, gt=0)
+    """How long results wait in Redis for an API process that has gone away."""
+
+    dead_letter_max: int = Field(default=10_000, gt=0)
+    """Entries kept in each dead-letter stream (the oldest are trimmed)."""
+
+
 class LogSettings(BaseModel):
     """How the server writes its logs."""
 
@@ -136,6 +163,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SERVEKIT_DATABASE_URL", "DATABASE_URL", "database_url"),
     )
     """The database (``postgresql://user:pass@host/db``); SQLite in ``data_dir`` when unset."""
+
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SERVEKIT_REDIS_URL", "redis_url")
+    )
+    """Distributed mode: jobs go through this Redis to ``servekit worker`` processes (in-process when unset)."""
+
+    queue: QueueSettings = QueueSettings()
+    """The Redis job queue (distributed mode)."""
 
     environment: Literal["development", "production"] = "development"
     """In production, secrets must be set: nothing is generated."""

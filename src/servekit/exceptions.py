@@ -53,6 +53,10 @@ class Overloaded(ServekitError):
         self.retry_after = retry_after
 
 
+class QueueUnavailable(Overloaded):
+    """The job queue (Redis) cannot be reached; the client should retry later (503)."""
+
+
 class DeadlineExceeded(ServekitError):
     """The request's deadline passed before its answer was ready."""
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from servekit.batching.collect import collect
+from servekit.batching.isolate import RunBatch, run_isolated
 from servekit.exceptions import DeadlineExceeded, Overloaded, PredictionError
 from servekit.monitoring import metrics
 from servekit.repository.manifest import Manifest
 from servekit.runtimes.base import Row, RowOutput
-
-RunBatch = Callable[[list[Row]], Awaitable[list[RowOutput]]]
 
 
 @dataclass(eq=False, slots=True)
@@ -182,28 +180,19 @@ class Batcher:
     async def _execute(self, items: list[_Item]) -> None:
         try:
             self._batch_size.observe(len(items))
-            try:
-                outputs = await self.run_batch([item.row for item in items])
-            except PredictionError as error:
-                if len(items) == 1:
-                    items[0].job.fail(error)
-                    return
-                # One bad row must not fail the others: retry one row at a time.
-                await self._one_by_one(items)
-                return
-            for item, output in zip(items, outputs, strict=True):
-                item.job.deliver(item.index, output)
+            results = await run_isolated(
+                self.run_batch,
+                [item.row for item in items],
+                wanted=lambda i: not items[i].job.future.done(),
+            )
+            for item, result in zip(items, results, strict=True):
+                if isinstance(result, PredictionError):
+                    single = len(items) == 1
+                    item.job.fail(
+                        result if single else PredictionError(f"row {item.index}: {result}")
+                    )
+                elif result is not None:
+                    item.job.deliver(item.index, result)
         finally:
             self._in_flight -= 1
             self._slots.release()
-
-    async def _one_by_one(self, items: list[_Item]) -> None:
-        for item in items:
-            if item.job.future.done():
-                continue
-            try:
-                [output] = await self.run_batch([item.row])
-            except PredictionError as error:
-                item.job.fail(PredictionError(f"row {item.index}: {error}"))
-            else:
-                item.job.deliver(item.index, output)

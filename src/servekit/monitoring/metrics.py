@@ -63,11 +63,11 @@ QUEUE_WAIT_SECONDS = Histogram(
     ["model", "version"],
     buckets=LATENCY_BUCKETS,
 )
-REJECTION_REASONS = ("queue_full", "deadline", "disconnect", "shutdown")
+REJECTION_REASONS = ("queue_full", "deadline", "disconnect", "shutdown", "unavailable")
 REJECTIONS = Counter(
     "servekit_rejections_total",
     "Requests refused or dropped before an answer: queue_full (503), deadline (504), "
-    "disconnect (client gone), shutdown (503).",
+    "disconnect (client gone), shutdown (503), unavailable (the Redis job queue is down: 503).",
     ["model", "version", "reason"],
 )
 
@@ -86,4 +86,35 @@ FEEDBACK_ACCURACY = Gauge(
     "Share of labelled feedback that agrees with the prediction, over all feedback in the database.",
     ["model", "version"],
     multiprocess_mode="mostrecent",
+)
+
+# Distributed mode: the API's view of the Redis queue.
+REDIS_UP = Gauge(
+    "servekit_redis_up",
+    "1 while this API process reaches the Redis job queue, 0 while it does not.",
+    multiprocess_mode="livemin",
+)
+QUEUE_JOBS = Gauge(
+    "servekit_queue_jobs",
+    "Jobs in a model's Redis stream: waiting (not yet taken by a worker) and pending (taken, not yet done).",
+    ["model", "version", "state"],
+    multiprocess_mode="mostrecent",
+)
+RESULTS_DROPPED = Counter(
+    "servekit_queue_results_dropped_total",
+    "Results that arrived for no waiting request (late, duplicate, or its caller gone), dropped by job id.",
+)
+
+# Distributed mode: a worker's own metrics.
+WORKER_JOB_OUTCOMES = ("done", "failed", "dead_lettered", "expired")
+WORKER_JOBS = Counter(
+    "servekit_worker_jobs_total",
+    "Jobs a worker ended, by model, version and outcome: done, failed (left for another delivery), "
+    "dead_lettered (failed every delivery), expired (deadline passed before it ran; skipped).",
+    ["model", "version", "outcome"],
+)
+WORKER_RECLAIMED = Counter(
+    "servekit_worker_reclaimed_total",
+    "Jobs a worker took over from another that stopped answering (or that failed before).",
+    ["model", "version"],
 )

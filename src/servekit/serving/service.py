@@ -48,11 +48,6 @@ class ModelService:
         self._predictions = PREDICTIONS.labels(m.name, m.version)
         self._rejected = OOD_REJECTED_ROWS.labels(m.name, m.version)
 
-    def setup(self) -> None:
-        """Load the model (blocking; call it off the event loop)."""
-        self.runtime.setup()
-        self.loaded = True
-
     def _count(self, warnings: list[list[OODWarning]]) -> None:
         m = self.manifest
         for row in warnings:

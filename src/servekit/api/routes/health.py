@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from fastapi import APIRouter
@@ -11,6 +12,7 @@ from servekit import __version__
 from servekit.api.deps import DatabaseDep, ServedDep
 from servekit.api.routes.models import summaries
 from servekit.api.schemas import Status
+from servekit.queue.connection import UNAVAILABLE
 
 router = APIRouter(tags=["health"])
 
@@ -35,11 +37,19 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "Not ready yet"}})
 async def readyz(served: ServedDep, database: DatabaseDep) -> JSONResponse:
-    """Readiness: every model is loaded and the database answers."""
+    """Readiness: every model is loaded, the database answers, and so does Redis in distributed mode."""
     pending = [s.manifest.key for s in served.all() if not s.loaded]
     database_ok = await database.ping()
     body: dict[str, object] = {"database": "ok" if database_ok else "unreachable"}
-    if pending or not database_ok:
+    queue_ok = True
+    if served.queue is not None:
+        queue_ok = served.queue.available
+        body["queue"] = "ok" if queue_ok else "unreachable"
+        if queue_ok:
+            # Said, not required: with no worker yet, jobs wait (until their deadline) for one.
+            with contextlib.suppress(*UNAVAILABLE):
+                body["workers"] = await served.queue.workers()
+    if pending or not database_ok or not queue_ok:
         return JSONResponse({"status": "not ready", "loading": pending, **body}, status_code=503)
     return JSONResponse(
         {"status": "ready", "models": [s.manifest.key for s in served.all()], **body}

@@ -1,0 +1,112 @@
+"""What travels through Redis: key names, jobs and results, and how they are encoded."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from servekit.repository.manifest import FeatureType, Manifest
+from servekit.runtimes.base import Row, RowOutput
+
+GROUP = "workers"
+"""The consumer group every worker of a model's stream joins."""
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The Redis keys of one deployment (all start with its prefix)."""
+
+    prefix: str
+
+    def jobs(self, name: str, version: str) -> str:
+        """The stream of one model version's jobs."""
+        return f"{self.prefix}:jobs:{name}:{version}"
+
+    def dead(self, name: str, version: str) -> str:
+        """Where jobs that failed every delivery go, with their last error."""
+        return f"{self.prefix}:dead:{name}:{version}"
+
+    def replies(self, instance: str) -> str:
+        """One API process's reply list: workers push results, one reader pops them."""
+        return f"{self.prefix}:replies:{instance}"
+
+    def workers(self) -> str:
+        """Every worker's last heartbeat: a sorted set of worker names scored by time."""
+        return f"{self.prefix}:workers"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot send a {type(value).__name__} to a worker")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Rows of one request (at most one batch of them) on their way to a worker."""
+
+    id: str
+    deadline: float
+    """Wall-clock seconds (``time.time()``): API and workers may run on different machines."""
+    reply_to: str
+    rows: list[Row]
+
+    def fields(self) -> dict[str, str]:
+        """The stream entry's fields."""
+        return {
+            "id": self.id,
+            "deadline": repr(self.deadline),
+            "reply_to": self.reply_to,
+            "rows": json.dumps(self.rows, default=_json_default, separators=(",", ":")),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: dict[bytes, bytes], manifest: Manifest) -> Job:
+        """Read a stream entry; datetime features come back as datetimes, as the API validated them."""
+        rows: list[Row] = json.loads(fields[b"rows"])
+        for feature in manifest.inputs:
+            if feature.type is FeatureType.datetime:
+                for row in rows:
+                    if isinstance(row.get(feature.name), str):
+                        row[feature.name] = datetime.fromisoformat(row[feature.name])
+        return cls(
+            id=fields[b"id"].decode(),
+            deadline=float(fields[b"deadline"]),
+            reply_to=fields[b"reply_to"].decode(),
+            rows=rows,
+        )
+
+
+def result_message(job_id: str, outputs: list[RowOutput]) -> str:
+    """A worker's answer to a job that succeeded."""
+    return json.dumps(
+        {"id": job_id, "outputs": [[o.prediction, o.probabilities, o.extra] for o in outputs]},
+        separators=(",", ":"),
+    )
+
+
+def error_message(job_id: str, error: str) -> str:
+    """A worker's answer to a job that failed for good."""
+    return json.dumps({"id": job_id, "error": error}, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A result as the API reads it: outputs, or the error that ended the job."""
+
+    job_id: str
+    outputs: list[RowOutput] | None
+    error: str | None
+
+    @classmethod
+    def parse(cls, data: bytes) -> Reply:
+        """Read a reply list entry."""
+        message = json.loads(data)
+        outputs = message.get("outputs")
+        return cls(
+            job_id=message["id"],
+            outputs=None if outputs is None else [RowOutput(p, pr, e) for p, pr, e in outputs],
+            error=message.get("error"),
+        )

@@ -1,0 +1,298 @@
+"""The Redis job queue end to end in one process: API-side executor, real Redis, in-process workers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from servekit.config import QueueSettings
+from servekit.exceptions import DeadlineExceeded, Overloaded, PredictionError, QueueUnavailable
+from servekit.queue.client import JobQueue, RedisExecutor
+from servekit.queue.connection import connect, redacted
+from servekit.queue.jobs import Job, Keys, Reply, result_message
+from servekit.queue.worker import Worker
+from servekit.repository.loader import Repository
+from servekit.repository.manifest import Manifest
+from servekit.runtimes.base import RowOutput
+from servekit.runtimes.registry import runtime_class
+from servekit.serving.executor import ModelCall
+from tests.e2e.server import free_port
+from tests.queue.echo import calls, echo_repo
+
+GUARD_S = 20.0
+"""A test that has not finished by then hangs (a hang detector, not a timing target)."""
+
+
+def settings(prefix: str, **changes: Any) -> QueueSettings:
+    return QueueSettings(prefix=prefix, **changes)
+
+
+def manifest_of(repo: Path) -> Manifest:
+    [folder] = Repository.scan(repo).all()
+    return folder.manifest
+
+
+@asynccontextmanager
+async def fleet(
+    url: str, queue: QueueSettings, repo: Path, n: int = 1
+) -> AsyncIterator[list[Worker]]:
+    """``n`` workers (each its own Redis client and model copy) working while the block runs."""
+    pool = ThreadPoolExecutor(4)
+    workers = []
+    for _ in range(n):
+        [folder] = Repository.scan(repo).all()
+        runtime = runtime_class(folder.manifest.runtime)(folder)
+        runtime.setup()
+        workers.append(Worker(connect(url), url, queue, [ModelCall(runtime, pool)]))
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        yield workers
+    finally:
+        for w in workers:
+            w.stopping.set()
+        await asyncio.gather(*tasks)
+        for w in workers:
+            await w.redis.aclose()
+        pool.shutdown()
+
+
+@asynccontextmanager
+async def api(url: str, queue: QueueSettings, repo: Path) -> AsyncIterator[RedisExecutor]:
+    """The API side of one model: a started JobQueue and the model's executor."""
+    job_queue = JobQueue(url, queue)
+    await job_queue.start()
+    executor = RedisExecutor(job_queue, manifest_of(repo))
+    try:
+        yield executor
+    finally:
+        await job_queue.stop()
+
+
+def deadline(seconds: float = 10.0) -> float:
+    return time.monotonic() + seconds
+
+
+def sample(name: str, labels: dict[str, str] | None = None) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
+def test_a_job_travels_with_its_datetimes_and_its_deadline() -> None:
+    manifest = Manifest.model_validate(
+        {
+            "name": "m",
+            "runtime": "python",
+            "entrypoint": "m:M",
+            "task": "regression",
+            "inputs": [{"name": "at", "type": "datetime"}, {"name": "x", "type": "float"}],
+        }
+    )
+    when = datetime(2013, 7, 6, 17, 18, tzinfo=UTC)
+    job = Job("j1", 1234.5, "p:replies:a", [{"at": when, "x": 1.5}])
+    fields = {k.encode(): v.encode() for k, v in job.fields().items()}
+    assert Job.from_fields(fields, manifest) == job
+    reply = Reply.parse(result_message("j1", [RowOutput(3.0, {"a": 1.0}, None)]).encode())
+    assert reply == Reply("j1", [RowOutput(3.0, {"a": 1.0}, None)], None)
+
+
+def test_urls_in_messages_hide_the_password() -> None:
+    assert redacted("redis://:s3cret@host:6379/0") == "redis://***@host:6379/0"
+    assert redacted("redis://user:s3cret@host/0") == "redis://user:***@host/0"
+    assert redacted("redis://host:6379") == "redis://host:6379"
+
+
+def test_workers_answer_every_caller_with_its_own_rows(
+    redis_url: str, prefix: str, echo_dir: Path
+) -> None:
+    async def scenario() -> None:
+        queue = settings(prefix)
+        async with fleet(redis_url, queue, echo_dir, n=2), api(redis_url, queue, echo_dir) as ex:
+            answers = await asyncio.gather(
+                *(ex.submit([{"x": float(i)}], deadline=deadline()) for i in range(200))
+            )
+            assert [a[0].prediction for a in answers] == [2.0 * i for i in range(200)]
+            # A request of 40 rows goes as 3 jobs of at most 16 and comes back in order.
+            big = await ex.submit([{"x": float(i)} for i in range(40)], deadline=deadline())
+            assert [o.prediction for o in big] == [2.0 * i for i in range(40)]
+        assert max(len(rows) for _, rows in calls(echo_dir)) <= 16
+        assert len(calls(echo_dir)) < 200  # rows were batched
+
+    asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+
+
+def test_a_poison_job_is_dead_lettered_after_three_deliveries_and_the_others_succeed(
+    redis_url: str, prefix: str, echo_dir: Path
+) -> None:
+    queue = settings(prefix, claim_after_s=0.2, heartbeat_s=0.05)
+
+    async def scenario() -> None:
+        async with fleet(redis_url, queue, echo_dir, n=2), api(redis_url, queue, echo_dir) as ex:
+            poison = asyncio.create_task(ex.submit([{"x": -1.0}], deadline=deadline()))
+            good = await asyncio.gather(
+                *(ex.submit([{"x": float(i)}], deadline=deadline()) for i in range(30))
+            )
+            assert [g[0].prediction for g in good] == [2.0 * i for i in range(30)]
+            with pytest.raises(PredictionError, match="dead-lettered") as caught:
+                await poison
+            assert "failed 3 deliveries" in str(caught.value)
+
+    asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+    with redis.Redis.from_url(redis_url) as r:
+        [(_, dead)] = r.xrange(Keys(prefix).dead("echo", "1"))
+        assert dead[b"deliveries"] == b"3"
+        assert b"poison" in dead[b"error"]
+        assert r.xlen(Keys(prefix).jobs("echo", "1")) == 0
+    # Tried alone three times (once per delivery), never again.
+    assert sum(1 for _, rows in calls(echo_dir) if rows == [-1.0]) == 3
+
+
+def test_a_job_past_its_deadline_is_skipped_never_run(
+    redis_url: str, prefix: str, echo_dir: Path
+) -> None:
+    queue = settings(prefix)
+    keys = Keys(prefix)
+    expired = Job("late", time.time() - 1, keys.replies("nobody"), [{"x": 5.0}])
+    with redis.Redis.from_url(redis_url) as r:
+        r.xadd(keys.jobs("echo", "1"), expired.fields())  # type: ignore[arg-type]
+    before = sample(
+        "servekit_worker_jobs_total", {"model": "echo", "version": "1", "outcome": "expired"}
+    )
+
+    async def scenario() -> None:
+        async with fleet(redis_url, queue, echo_dir), api(redis_url, queue, echo_dir) as ex:
+            [out] = await ex.submit([{"x": 1.0}], deadline=deadline())  # after the expired one
+            assert out.prediction == 2.0
+
+    asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+    assert [rows for _, rows in calls(echo_dir)] == [[1.0]]
+    after = sample(
+        "servekit_worker_jobs_total", {"model": "echo", "version": "1", "outcome": "expired"}
+    )
+    assert after == before + 1
+    with redis.Redis.from_url(redis_url) as r:
+        assert r.xlen(keys.jobs("echo", "1")) == 0
+
+
+def test_a_full_stream_refuses_at_once_and_a_passed_deadline_takes_the_job_back(
+    redis_url: str, prefix: str, echo_dir: Path
+) -> None:
+    queue = settings(prefix, max_jobs=2)
+    stream = Keys(prefix).jobs("echo", "1")
+
+    async def scenario() -> None:
+        async with api(redis_url, queue, echo_dir) as ex:  # no worker: jobs stay queued
+            waiting = [
+                asyncio.create_task(ex.submit([{"x": 1.0}], deadline=deadline(1.0)))
+                for _ in range(2)
+            ]
+            await asyncio.sleep(0.2)
+            with pytest.raises(Overloaded, match="holds 2 jobs") as caught:
+                await ex.submit([{"x": 1.0}], deadline=deadline())
+            assert not isinstance(caught.value, QueueUnavailable)
+            for task in waiting:
+                with pytest.raises(DeadlineExceeded):
+                    await task
+            await asyncio.sleep(0.2)  # the discards are sent in the background
+
+    asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+    with redis.Redis.from_url(redis_url) as r:
+        assert r.xlen(stream) == 0
+
+
+def test_late_and_duplicate_results_are_dropped_by_job_id(
+    redis_url: str, prefix: str, echo_dir: Path
+) -> None:
+    queue = settings(prefix)
+    before = sample("servekit_queue_results_dropped_total")
+
+    async def scenario() -> None:
+        async with api(redis_url, queue, echo_dir) as ex:
+            task = asyncio.create_task(ex.submit([{"x": 1.0}], deadline=deadline()))
+            await asyncio.sleep(0.2)
+            r = ex.queue.redis
+            [(_, fields)] = await r.xrange(ex.stream)
+            job_id = fields[b"id"].decode()
+            answer = result_message(job_id, [RowOutput(42.0)])
+            await r.rpush(ex.queue.reply_to, answer, answer, result_message("unknown", []))
+            [out] = await task
+            assert out.prediction == 42.0
+            await asyncio.sleep(0.3)
+
+    asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+    assert sample("servekit_queue_results_dropped_total") == before + 2
+
+
+def test_an_unreachable_redis_gives_503_at_once_and_not_ready(prefix: str, echo_dir: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+
+    async def scenario() -> None:
+        async with api(url, settings(prefix), echo_dir) as ex:
+            assert not ex.queue.available
+            with pytest.raises(QueueUnavailable, match="unreachable"):
+                await ex.submit([{"x": 1.0}], deadline=deadline())
+
+    asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+    assert sample("servekit_redis_up") == 0
+
+
+def test_workers_join_again_when_redis_lost_its_data(
+    redis_url: str, prefix: str, echo_dir: Path
+) -> None:
+    queue = settings(prefix)
+
+    async def scenario() -> None:
+        async with fleet(redis_url, queue, echo_dir), api(redis_url, queue, echo_dir) as ex:
+            assert (await ex.submit([{"x": 1.0}], deadline=deadline()))[0].prediction == 2.0
+            await ex.queue.redis.delete(ex.stream)  # as a restart without persistence would
+            assert (await ex.submit([{"x": 2.0}], deadline=deadline()))[0].prediction == 4.0
+
+    asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+
+
+def test_a_long_batch_is_not_taken_over_while_its_worker_beats(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    repo = echo_repo(tmp_path / "models", delay=0.8)
+    queue = settings(prefix, claim_after_s=0.2, heartbeat_s=0.05)
+    before = sample("servekit_worker_reclaimed_total", {"model": "echo", "version": "1"})
+
+    async def scenario() -> None:
+        async with fleet(redis_url, queue, repo, n=2), api(redis_url, queue, repo) as ex:
+            [out] = await ex.submit([{"x": 3.0}], deadline=deadline())
+            assert out.prediction == 6.0
+
+    asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+    assert [rows for _, rows in calls(repo)] == [[3.0]]
+    assert sample("servekit_worker_reclaimed_total", {"model": "echo", "version": "1"}) == before
+
+
+def test_the_api_sees_queue_depth_and_workers(redis_url: str, prefix: str, echo_dir: Path) -> None:
+    queue = settings(prefix)
+
+    async def scenario() -> None:
+        async with api(redis_url, queue, echo_dir) as ex:
+            task = asyncio.create_task(ex.submit([{"x": 1.0}], deadline=deadline()))
+            await asyncio.sleep(0.2)
+            assert await ex.queue.depth(ex.stream) == (1, 0)  # no group yet: all waiting
+            await ex.observe()
+            labels = {"model": "echo", "version": "1", "state": "waiting"}
+            assert sample("servekit_queue_jobs", labels) == 1
+            assert await ex.queue.workers() == 0
+            async with fleet(redis_url, queue, echo_dir):
+                assert (await task)[0].prediction == 2.0
+                assert await ex.queue.workers() == 1
+            assert await ex.queue.depth(ex.stream) == (0, 0)
+            assert await ex.queue.workers() == 0  # a stopped worker leaves
+
+    asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+    assert sample("servekit_redis_up") == 1
