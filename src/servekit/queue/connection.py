@@ -13,15 +13,17 @@ UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 def connect(url: str) -> Redis:
-    """A client that tries once and gives up quickly: callers decide about retrying.
+    """A client that gives up quickly: callers decide about waiting and retrying.
 
-    A refused connection fails at once; a host that does not answer, within a second.
+    A refused connection fails at once; a host that does not answer, within a second. A command
+    is tried again once, on a new connection, so that pooled connections left dead by a Redis
+    restart do not each fail one request.
     """
     return Redis.from_url(
         url,
         socket_connect_timeout=1.0,
         socket_timeout=5.0,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), 1),
         health_check_interval=0,
     )
 
