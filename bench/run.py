@@ -33,6 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.distributed import FIXED_BATCH, IN_PROCESS, WORKERS, fleet, variant  # noqa: E402
 from bench.models import build  # noqa: E402
 from bench.openloop import Report, offer  # noqa: E402
 
@@ -241,6 +242,36 @@ def overload(
     return results
 
 
+def distributed(models: Path, work: Path, log: Path, seconds: float) -> list[Run]:
+    """Distributed mode: the fixed-cost model with 1, 2 and 4 workers, and iris against in-process."""
+    fixed = variant(models / "fixed", work / "distributed" / "fixed", max_batch_size=FIXED_BATCH)
+    runs: list[Run] = []
+
+    def record(run: Run) -> None:
+        runs.append(run)
+        print(
+            f"{run.model:7} {run.contender:28} c={run.concurrency:<3} {run.rps:9,.0f} req/s  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms  bad {run.non2xx + run.errors}",
+            flush=True,
+        )
+
+    path = "/models/{}/predict"
+    for name, folder, clients in (("fixed", fixed, (64,)), ("iris", models / "iris", (1, 64))):
+        script = work / f"{name}.lua"
+        local = contenders(name, folder)[1]
+        local = Contender(IN_PROCESS, local.command, local.path, local.ready, local.env)
+        with running(local, free_port(), log) as url:
+            for c in clients:
+                record(measure(local, name, url, script, c, seconds))
+        for n in WORKERS if name == "fixed" else (1,):
+            label = f"Redis, {n} worker{'s' if n > 1 else ''}"
+            contender = Contender(label, [], path.format(name), "/readyz", {})
+            port = free_port()
+            with fleet(folder, n, port, log, f"bench-{name}-{n}-{os.getpid()}") as url:
+                for c in clients:
+                    record(measure(contender, name, url, script, c, seconds))
+    return runs
+
+
 def machine() -> dict[str, str]:
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cpu = next(
@@ -439,6 +470,11 @@ def main() -> None:
         "--quick", action="store_true", help="2 s runs: a smoke test of the harness"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument(
+        "--distributed-only",
+        action="store_true",
+        help="measure only distributed mode and print it (RESULTS.md is left as it is)",
+    )
     args = parser.parse_args()
     seconds = 2.0 if args.quick else args.seconds
     for tool in ("wrk", "taskset", "lscpu"):
@@ -453,6 +489,9 @@ def main() -> None:
     models = build(work / "models")
     for name, body in BODIES.items():
         (work / f"{name}.lua").write_text(LUA % json.dumps(body))
+    if args.distributed_only:
+        distributed(work / "models", work, log, seconds)
+        return
     raw = raw_throughput(models, min(seconds, 2.0))
     runs: list[Run] = []
     for name in BODIES:

@@ -95,14 +95,27 @@ def test_workers_share_the_load_and_every_caller_gets_its_own_answer(
     assert ran == [float(i) for i in range(300)]  # each row ran exactly once
 
 
-def test_kill_9_of_a_worker_during_a_burst_loses_no_request(fleet: Callable[..., Any]) -> None:
+def test_kill_9_of_a_worker_during_a_burst_loses_no_request(
+    fleet: Callable[..., Any], redis_url: str, prefix: str
+) -> None:
     _, server, [victim, survivor] = fleet(2, delay=0.01, claim_after_s="1", heartbeat_s="0.2")
+    stream = Keys(prefix).jobs("echo", "1")
+    killed = False
 
-    def kill_at_100(done: int) -> None:
-        if done == 100:
+    def kill_holding_jobs(done: int) -> None:
+        # From the 100th answer on, kill the victim as soon as it holds jobs (mid-batch).
+        nonlocal killed
+        if done < 100 or killed:
+            return
+        with redis.Redis.from_url(redis_url) as r:
+            consumers = r.xinfo_consumers(stream, "workers")
+        mine = [c for c in consumers if f"-{victim.pid}-" in c["name"].decode()]
+        if mine and mine[0]["pending"] > 0:
             os.kill(victim.pid, signal.SIGKILL)
+            killed = True
 
-    answers = asyncio.run(burst(server.url, [float(i) for i in range(500)], 50, kill_at_100))
+    answers = asyncio.run(burst(server.url, [float(i) for i in range(500)], 50, kill_holding_jobs))
+    assert killed, "the victim never held a job after the 100th answer"
     assert victim.process.wait(5) == -signal.SIGKILL
     assert len(answers) == 500
     assert max(a.seconds for a in answers) < TIMEOUT_S

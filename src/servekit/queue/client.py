@@ -122,6 +122,8 @@ class JobQueue:
             entry = await added
         except BaseException:
             self._waiting.pop(job.id, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # failed meanwhile by the reader: said once, by this raise
             raise
         if entry is None:
             self._waiting.pop(job.id, None)
@@ -194,17 +196,15 @@ class JobQueue:
         pause = 0.05
         while not self._stopping:
             try:
-                popped: Any = await self.redis.blpop([self.reply_to], timeout=1)
+                # Up to 1000 results in one round trip, waiting up to a second for the first.
+                popped: Any = await self.redis.blmpop(
+                    1, 1, self.reply_to, direction="LEFT", count=1000
+                )
                 if not self.available:
                     log.info("Redis at %s answers again", redacted(self.url))
                     self._set_available(True)
                 pause = 0.05
-                if popped is None:
-                    continue
-                self._deliver(popped[1])
-                # Whatever else has arrived meanwhile, in one round trip.
-                more: Any = await self.redis.lpop(self.reply_to, 1000)
-                for data in more or ():
+                for data in popped[1] if popped else ():
                     self._deliver(data)
             except UNAVAILABLE as exc:
                 if self.available:
