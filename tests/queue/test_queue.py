@@ -296,3 +296,22 @@ def test_the_api_sees_queue_depth_and_workers(redis_url: str, prefix: str, echo_
 
     asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
     assert sample("servekit_redis_up") == 1
+
+
+def test_the_worker_command_says_what_it_needs(echo_dir: Path, redis_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from servekit.cli import app
+
+    runner = CliRunner()
+    no_redis = runner.invoke(
+        app, ["worker", "--models", str(echo_dir)], env={"SERVEKIT_REDIS_URL": None}
+    )
+    assert no_redis.exit_code == 2
+    assert "SERVEKIT_REDIS_URL" in no_redis.output
+    unknown = runner.invoke(
+        app, ["worker", "--models", str(echo_dir), "--model", "iris", "--redis-url", redis_url]
+    )
+    assert unknown.exit_code == 2
+    assert "no model named iris" in unknown.output
+    assert "it has: echo" in unknown.output
