@@ -72,8 +72,11 @@ class ModelWorker:
         self.dead = keys.dead(m.name, m.version)
         self.max_batch_size = m.batching.max_batch_size
         self.claim_after_ms = int(settings.claim_after_s * 1000)
-        self.running: list[int | bytes | str | memoryview[int]] = []
-        """Entries of the batch being run (kept claimed by the heartbeat)."""
+        self.running: set[str] = set()
+        """Entries of the batches being run (kept claimed by the heartbeat)."""
+        self.loops = m.batching.concurrency + 1
+        self._calls = asyncio.Semaphore(m.batching.concurrency)
+        """Batches in hand at once: one more than may run, so the next one is read meanwhile."""
         self._next_claim = 0.0
         self._batch_size = metrics.BATCH_SIZE.labels(m.name, m.version)
         self._outcomes = {
@@ -90,7 +93,14 @@ class ModelWorker:
                 raise
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Take and run batches until ``stopping`` is set; the batch in hand is always finished."""
+        """Take and run batches until ``stopping`` is set; the batches in hand are always finished.
+
+        Several loops share the stream, so that reading the next batch and answering the last
+        one overlap with the model's work; the model's own ``concurrency`` still bounds its calls.
+        """
+        await asyncio.gather(*(self._loop(stopping) for _ in range(self.loops)))
+
+    async def _loop(self, stopping: asyncio.Event) -> None:
         pause = 0.05
         joined = False
         while not stopping.is_set():
@@ -103,9 +113,9 @@ class ModelWorker:
                     await self._run(taken)
                 pause = 0.05
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                     raise
-                joined = False  # Redis lost its data (a restart without persistence): join again
+                joined = False  # the stream or group is gone (Redis lost its data): join again
             except UNAVAILABLE as exc:
                 log.warning("Redis unreachable (%s); retrying", exc)
                 await asyncio.sleep(pause)
@@ -176,11 +186,12 @@ class ModelWorker:
                 await pipe.execute()
         if not ready:
             return
-        self.running = [t.entry for t in ready]
+        entries = {t.entry for t in ready}
+        self.running |= entries
         try:
             results = await self._predict([t.job for t in ready if t.job is not None])
         finally:
-            self.running = []
+            self.running -= entries
         async with self.redis.pipeline(transaction=True) as pipe:
             for t, result in zip(ready, results, strict=True):
                 assert t.job is not None
@@ -212,7 +223,8 @@ class ModelWorker:
         for start in range(0, len(rows), self.max_batch_size):
             chunk = rows[start : start + self.max_batch_size]
             self._batch_size.observe(len(chunk))
-            results = await run_isolated(self.call, [row for _, row in chunk])
+            async with self._calls:
+                results = await run_isolated(self.call, [row for _, row in chunk])
             for (j, _), result in zip(chunk, results, strict=True):
                 if isinstance(result, PredictionError):
                     errors.setdefault(j, str(result))
@@ -298,7 +310,12 @@ class Worker:
                     if model.running:
                         # XCLAIM by the owner resets the idle time, without counting a delivery.
                         await self.redis.xclaim(
-                            model.stream, GROUP, self.consumer, 0, list(model.running), justid=True
+                            model.stream,
+                            GROUP,
+                            self.consumer,
+                            0,
+                            list[Any](model.running),
+                            justid=True,
                         )
             except UNAVAILABLE:
                 pass  # the model loops say so; beating resumes when Redis is back
