@@ -242,6 +242,11 @@ def overload(
     return results
 
 
+def worker_label(n: int) -> str:
+    """The name of distributed mode with ``n`` workers in the results."""
+    return f"Redis, {n} worker{'s' if n > 1 else ''}"
+
+
 def distributed(models: Path, work: Path, log: Path, seconds: float) -> list[Run]:
     """Distributed mode: the fixed-cost model with 1, 2 and 4 workers, and iris against in-process."""
     fixed = variant(models / "fixed", work / "distributed" / "fixed", max_batch_size=FIXED_BATCH)
@@ -263,13 +268,63 @@ def distributed(models: Path, work: Path, log: Path, seconds: float) -> list[Run
             for c in clients:
                 record(measure(local, name, url, script, c, seconds))
         for n in WORKERS if name == "fixed" else (1,):
-            label = f"Redis, {n} worker{'s' if n > 1 else ''}"
-            contender = Contender(label, [], path.format(name), "/readyz", {})
+            contender = Contender(worker_label(n), [], path.format(name), "/readyz", {})
             port = free_port()
             with fleet(folder, n, port, log, f"bench-{name}-{n}-{os.getpid()}") as url:
                 for c in clients:
                     record(measure(contender, name, url, script, c, seconds))
     return runs
+
+
+def distributed_targets(dist: list[Run]) -> list[tuple[str, str, bool]]:
+    """Distributed mode: throughput grows with workers on the fixed-cost model."""
+    by = {(r.contender, r.model, r.concurrency): r.rps for r in dist}
+    one, two, four = (by[(worker_label(n), "fixed", 64)] for n in WORKERS)
+    return [
+        (
+            f"fixed (max_batch_size {FIXED_BATCH}), 64 clients: 2 workers >= 1.5x 1 worker",
+            f"{two / one:.2f}x",
+            two / one >= 1.5,
+        ),
+        (
+            f"fixed (max_batch_size {FIXED_BATCH}), 64 clients: 4 workers >= 1.5x 2 workers",
+            f"{four / two:.2f}x",
+            four / two >= 1.5,
+        ),
+    ]
+
+
+def distributed_section(dist: list[Run]) -> list[str]:
+    """The distributed-mode table and the Redis round trip's cost on iris."""
+    by = {(r.contender, r.model, r.concurrency): r for r in dist}
+    lines = [
+        "## Distributed mode",
+        "",
+        "`SERVEKIT_REDIS_URL` set: the API queues each request on Redis Streams and `servekit worker`"
+        " processes run the batches. The API and all its workers are pinned together to the server"
+        " core (the CPU the in-process server has), wrk to the other core; Redis is the system's."
+        f" The fixed-cost model runs here with `max_batch_size: {FIXED_BATCH}`, so that one worker"
+        f" can do at most {FIXED_BATCH * 100} rows/s and the workers, not the API, bound throughput."
+        " The in-process batcher, measured in the same run, is the reference.",
+        "",
+        "| model | clients | setup | req/s | p50 ms | p90 ms | p99 ms | non-2xx | vs in-process |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in dist:
+        ratio = r.rps / by[(IN_PROCESS, r.model, r.concurrency)].rps
+        lines.append(
+            f"| {r.model} | {r.concurrency} | {r.contender} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p90_ms:.2f} | {r.p99_ms:.2f} | {r.non2xx + r.errors} | {ratio:.2f}x |"
+        )
+    local, remote = by[(IN_PROCESS, "iris", 1)], by[(worker_label(1), "iris", 1)]
+    lines += [
+        "",
+        f"The Redis round trip on iris, one client: p50 {remote.p50_ms:.2f} ms against"
+        f" {local.p50_ms:.2f} ms in-process, {remote.p50_ms - local.p50_ms:+.2f} ms"
+        " (the job added, read by the worker, answered, and the answer read back: four Redis"
+        " round trips and two processes sharing one core).",
+        "",
+    ]
+    return lines
 
 
 def machine() -> dict[str, str]:
@@ -377,6 +432,7 @@ def write_results(
     runs: list[Run],
     raw: dict[str, dict[int, float]],
     load: list[tuple[str, float, Report]],
+    dist: list[Run],
     meta: dict[str, str],
     seconds: float,
 ) -> None:
@@ -389,9 +445,10 @@ def write_results(
     lines += ["## Machine and versions", "", *[f"- {k}: {v}" for k, v in meta.items()], ""]
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     lines += [
-        f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, value, ok in targets(runs)
+        f"| {name} | {value} | {'yes' if ok else '**no**'} |"
+        for name, value, ok in targets(runs) + distributed_targets(dist)
     ]
-    invalid = [r for r in runs if not r.valid]
+    invalid = [r for r in runs + dist if not r.valid]
     lines += [
         "",
         f"Runs with non-2xx answers or socket errors (invalid): {len(invalid)}"
@@ -460,6 +517,7 @@ def write_results(
             f"| {name} | {capacity:,.0f} | {rep.offered_rate:,.0f} | {len(ok) / rep.duration:,.0f} | {pct([o.latency for o in ok], 50)} | {pct([o.latency for o in ok], 99)} | {len(refused)} | {statuses} | {with_retry} | {pct([o.latency for o in refused], 99)} | {rep.failed} |"
         )
     lines.append("")
+    lines += distributed_section(dist)
     path.write_text("\n".join(lines))
 
 
@@ -524,7 +582,9 @@ def main() -> None:
             runs.append(measure(ceiling, "iris", url, work / "iris.lua", c, seconds))
     print("overload scenario", flush=True)
     load = overload(work / "models" / "fixed", work, log, max(seconds, 5.0))
-    write_results(args.out, runs, raw, load, machine(), seconds)
+    print("distributed mode", flush=True)
+    dist = distributed(work / "models", work, log, seconds)
+    write_results(args.out, runs, raw, load, dist, machine(), seconds)
     print(f"wrote {args.out}")
 
 
