@@ -1,4 +1,6 @@
-"""A deliberately slow model (a plain Python class) for tests of queues, deadlines and shutdown."""
+"""A deliberately slow model (a plain Python class) for tests of queues, deadlines, shutdown and workers.
+
+It answers x * 2, logs each call's process id and rows, and raises on a negative x (a poison row)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ from pathlib import Path
 import yaml
 
 MODEL_CODE = '''
+import os
 import threading
 import time
 
 
 class Slow:
-    """Returns x * 2 after a fixed delay per call, one call at a time; logs each call's rows as a line."""
+    """Returns x * 2 after a fixed delay per call, one call at a time; logs each call as a line."""
 
     def load(self, folder):
         self.seen = folder / "seen.txt"
@@ -22,20 +25,22 @@ class Slow:
     def predict(self, rows):
         with self.lock:
             with open(self.seen, "a") as log:
-                log.write(" ".join(str(r["x"]) for r in rows) + "\\n")
+                log.write(f"{os.getpid()} " + " ".join(str(r["x"]) for r in rows) + "\\n")
+            if any(r["x"] < 0 for r in rows):
+                raise ValueError("poison: a negative x")
             time.sleep(self.delay)
         return [r["x"] * 2 for r in rows]
 '''
 
 
-def slow_repo(root: Path, delay: float, **batching: object) -> Path:
-    """A model repository holding one model, ``slow``, that spends ``delay`` seconds per call."""
-    folder = root / "slow"
+def slow_repo(root: Path, delay: float, name: str = "slow", **batching: object) -> Path:
+    """A model repository holding one model, ``name``, that spends ``delay`` seconds per call."""
+    folder = root / name
     folder.mkdir(parents=True)
     (folder / "slow.py").write_text(MODEL_CODE)
     (folder / "delay.txt").write_text(str(delay))
     manifest = {
-        "name": "slow",
+        "name": name,
         "runtime": "python",
         "entrypoint": "slow:Slow",
         "task": "regression",
@@ -46,13 +51,21 @@ def slow_repo(root: Path, delay: float, **batching: object) -> Path:
     return root
 
 
-def calls(root: Path) -> list[list[float]]:
-    """The x of each row of each call of the slow model, call by call."""
-    log = root / "slow" / "seen.txt"
+def pid_calls(root: Path, name: str = "slow") -> list[tuple[int, list[float]]]:
+    """Each call of the model: the process that ran it and the x of its rows."""
+    log = root / name / "seen.txt"
     lines = log.read_text().splitlines() if log.exists() else []
-    return [[float(x) for x in line.split()] for line in lines]
+    return [
+        (int(pid), [float(x) for x in rest.split()])
+        for pid, _, rest in (line.partition(" ") for line in lines)
+    ]
 
 
-def seen(root: Path) -> list[float]:
-    """Every x the slow model has been called with, in order."""
-    return [x for call in calls(root) for x in call]
+def calls(root: Path, name: str = "slow") -> list[list[float]]:
+    """The x of each row of each call of the model, call by call."""
+    return [xs for _, xs in pid_calls(root, name)]
+
+
+def seen(root: Path, name: str = "slow") -> list[float]:
+    """Every x the model has been called with, in order."""
+    return [x for call in calls(root, name) for x in call]

@@ -101,17 +101,22 @@ class Server:
 
     def stop(self) -> int:
         """SIGTERM, wait, kill if it lingers; fails the test if it had to be killed."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(EXIT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                pytest.fail(
-                    f"server did not exit within {EXIT_TIMEOUT}s of SIGTERM; stderr:\n{self.stderr()}"
-                )
-        return self.process.returncode
+        return terminate(self.process, "server", self.stderr)
+
+
+def terminate(process: subprocess.Popen[bytes], what: str, stderr: Callable[[], str]) -> int:
+    """SIGTERM, wait, kill if it lingers; fails the test (showing ``stderr()``) if it had to be killed."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(EXIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(
+                f"{what} did not exit within {EXIT_TIMEOUT}s of SIGTERM; stderr:\n{stderr()}"
+            )
+    return process.returncode
 
 
 def _wait_ready(server: Server) -> None:

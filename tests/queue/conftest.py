@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from servekit.ids import new_id
-from tests.queue.echo import echo_repo
+from tests.slow import slow_repo
 
 REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -40,4 +40,4 @@ def prefix(redis_url: str) -> Iterator[str]:
 @pytest.fixture
 def echo_dir(tmp_path: Path) -> Path:
     """A repository with the echo model (no delay)."""
-    return echo_repo(tmp_path / "models")
+    return slow_repo(tmp_path / "models", 0.0, name="echo", max_batch_size=16)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.e2e.server import EXIT_TIMEOUT, STARTUP_TIMEOUT, clean_env, free_port
+from tests.e2e.server import STARTUP_TIMEOUT, clean_env, free_port, terminate
 
 
 @dataclass
@@ -37,17 +36,7 @@ class WorkerProcess:
 
     def stop(self) -> int:
         """SIGTERM, wait; fails the test if the worker had to be killed."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(EXIT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                pytest.fail(
-                    f"worker did not exit within {EXIT_TIMEOUT}s of SIGTERM:\n{self.stderr()}"
-                )
-        return self.process.returncode
+        return terminate(self.process, "worker", self.stderr)
 
 
 def start_worker(models: Path, workdir: Path, env: Mapping[str, str]) -> WorkerProcess:

@@ -18,8 +18,8 @@ import redis
 
 from servekit.queue.jobs import Keys
 from tests.e2e.server import Server, running_server
-from tests.queue.echo import calls, echo_repo
 from tests.queue.processes import WorkerProcess, redis_server, start_worker
+from tests.slow import pid_calls, slow_repo
 
 TIMEOUT_S = 15.0
 """Each request's deadline (X-Request-Timeout); the client waits a little longer."""
@@ -71,7 +71,7 @@ def fleet(tmp_path: Path, redis_url: str, prefix: str) -> Iterator[Callable[...,
         def start(
             workers: int, delay: float = 0.005, url: str = redis_url, **queue: str
         ) -> tuple[Path, Server, list[WorkerProcess]]:
-            models = echo_repo(tmp_path / "models", delay=delay, max_batch_size=16)
+            models = slow_repo(tmp_path / "models", delay, name="echo", max_batch_size=16)
             env = {"SERVEKIT_REDIS_URL": url, "SERVEKIT_QUEUE__PREFIX": prefix}
             env.update({f"SERVEKIT_QUEUE__{k.upper()}": v for k, v in queue.items()})
             procs = [start_worker(models, tmp_path, env) for _ in range(workers)]
@@ -89,9 +89,9 @@ def test_workers_share_the_load_and_every_caller_gets_its_own_answer(
     models, server, workers = fleet(2)
     answers = asyncio.run(burst(server.url, [float(i) for i in range(300)], concurrency=32))
     assert_all_right(answers)
-    pids = {pid for pid, _ in calls(models)}
+    pids = {pid for pid, _ in pid_calls(models, "echo")}
     assert pids == {w.pid for w in workers}  # both took part
-    ran = sorted(x for _, rows in calls(models) for x in rows)
+    ran = sorted(x for _, rows in pid_calls(models, "echo") for x in rows)
     assert ran == [float(i) for i in range(300)]  # each row ran exactly once
 
 

@@ -26,7 +26,7 @@ from servekit.runtimes.base import RowOutput
 from servekit.runtimes.registry import runtime_class
 from servekit.serving.executor import ModelCall
 from tests.e2e.server import free_port
-from tests.queue.echo import calls, echo_repo
+from tests.slow import pid_calls, slow_repo
 
 GUARD_S = 20.0
 """A test that has not finished by then hangs (a hang detector, not a timing target)."""
@@ -124,8 +124,8 @@ def test_workers_answer_every_caller_with_its_own_rows(
             # A request of 40 rows goes as 3 jobs of at most 16 and comes back in order.
             big = await ex.submit([{"x": float(i)} for i in range(40)], deadline=deadline())
             assert [o.prediction for o in big] == [2.0 * i for i in range(40)]
-        assert max(len(rows) for _, rows in calls(echo_dir)) <= 16
-        assert len(calls(echo_dir)) < 200  # rows were batched
+        assert max(len(rows) for _, rows in pid_calls(echo_dir, "echo")) <= 16
+        assert len(pid_calls(echo_dir, "echo")) < 200  # rows were batched
 
     asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
 
@@ -153,7 +153,7 @@ def test_a_poison_job_is_dead_lettered_after_three_deliveries_and_the_others_suc
         assert b"poison" in dead[b"error"]
         assert r.xlen(Keys(prefix).jobs("echo", "1")) == 0
     # Tried alone three times (once per delivery), never again.
-    assert sum(1 for _, rows in calls(echo_dir) if rows == [-1.0]) == 3
+    assert sum(1 for _, rows in pid_calls(echo_dir, "echo") if rows == [-1.0]) == 3
 
 
 def test_a_job_past_its_deadline_is_skipped_never_run(
@@ -174,7 +174,7 @@ def test_a_job_past_its_deadline_is_skipped_never_run(
             assert out.prediction == 2.0
 
     asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
-    assert [rows for _, rows in calls(echo_dir)] == [[1.0]]
+    assert [rows for _, rows in pid_calls(echo_dir, "echo")] == [[1.0]]
     after = sample(
         "servekit_worker_jobs_total", {"model": "echo", "version": "1", "outcome": "expired"}
     )
@@ -262,7 +262,7 @@ def test_workers_join_again_when_redis_lost_its_data(
 def test_a_long_batch_is_not_taken_over_while_its_worker_beats(
     redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
-    repo = echo_repo(tmp_path / "models", delay=0.8)
+    repo = slow_repo(tmp_path / "models", 0.8, name="echo", max_batch_size=16)
     queue = settings(prefix, claim_after_s=0.2, heartbeat_s=0.05)
     before = sample("servekit_worker_reclaimed_total", {"model": "echo", "version": "1"})
 
@@ -272,7 +272,7 @@ def test_a_long_batch_is_not_taken_over_while_its_worker_beats(
             assert out.prediction == 6.0
 
     asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
-    assert [rows for _, rows in calls(repo)] == [[3.0]]
+    assert [rows for _, rows in pid_calls(repo, "echo")] == [[3.0]]
     assert sample("servekit_worker_reclaimed_total", {"model": "echo", "version": "1"}) == before
 
 
