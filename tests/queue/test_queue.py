@@ -128,6 +128,10 @@ def test_workers_answer_every_caller_with_its_own_rows(
         assert len(pid_calls(echo_dir, "echo")) < 200  # rows were batched
 
     asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+    # Nothing is left behind in Redis but the (empty) stream and its group: memory stays flat.
+    with redis.Redis.from_url(redis_url) as r:
+        assert [k.decode() for k in r.scan_iter(f"{prefix}:*")] == [Keys(prefix).jobs("echo", "1")]
+        assert r.xlen(Keys(prefix).jobs("echo", "1")) == 0
 
 
 def test_a_poison_job_is_dead_lettered_after_three_deliveries_and_the_others_succeed(
@@ -315,3 +319,23 @@ def test_the_worker_command_says_what_it_needs(echo_dir: Path, redis_url: str) -
     assert unknown.exit_code == 2
     assert "no model named iris" in unknown.output
     assert "it has: echo" in unknown.output
+
+
+def test_results_nobody_reads_expire(redis_url: str, prefix: str, echo_dir: Path) -> None:
+    queue = settings(prefix, result_ttl_s=30)
+    keys = Keys(prefix)
+    orphan = Job("orphan", time.time() + 10, keys.replies("gone"), [{"x": 1.0}])
+    with redis.Redis.from_url(redis_url) as r:
+        r.xadd(keys.jobs("echo", "1"), orphan.fields())  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        async with fleet(redis_url, queue, echo_dir) as [worker]:
+            for _ in range(500):  # until the worker has answered (at most 10 s)
+                if await worker.redis.exists(keys.replies("gone")):
+                    break
+                await asyncio.sleep(0.02)
+
+    asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+    with redis.Redis.from_url(redis_url) as r:
+        assert r.llen(keys.replies("gone")) == 1
+        assert 0 < r.ttl(keys.replies("gone")) <= 30
