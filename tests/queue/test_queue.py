@@ -339,3 +339,24 @@ def test_results_nobody_reads_expire(redis_url: str, prefix: str, echo_dir: Path
     with redis.Redis.from_url(redis_url) as r:
         assert r.llen(keys.replies("gone")) == 1
         assert 0 < r.ttl(keys.replies("gone")) <= 30
+
+
+def test_consumers_of_workers_long_gone_are_pruned(
+    redis_url: str, prefix: str, echo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from servekit.queue import worker
+
+    monkeypatch.setattr(worker, "_PRUNE_IDLE_S", 0.1)
+    stream = Keys(prefix).jobs("echo", "1")
+    with redis.Redis.from_url(redis_url) as r:
+        r.xgroup_create(stream, "workers", id="0", mkstream=True)
+        r.xgroup_createconsumer(stream, "workers", "ghost")
+    time.sleep(0.2)
+
+    async def scenario() -> None:
+        async with fleet(redis_url, settings(prefix), echo_dir) as [w]:
+            await asyncio.sleep(0.3)
+            names = {c["name"].decode() for c in await w.redis.xinfo_consumers(stream, "workers")}
+            assert "ghost" not in names
+
+    asyncio.run(asyncio.wait_for(scenario(), GUARD_S))

@@ -36,6 +36,11 @@ from servekit.serving.executor import ModelCall
 log = logging.getLogger("servekit.worker")
 
 
+_PRUNE_EVERY_S = 60.0
+_PRUNE_IDLE_S = 600.0
+"""Consumers idle this long with no pending job are removed from the group (dead workers)."""
+
+
 @dataclass(slots=True)
 class _Taken:
     """A job this worker holds: its stream entry, how often it was delivered, and its content."""
@@ -78,6 +83,7 @@ class ModelWorker:
         self._calls = asyncio.Semaphore(m.batching.concurrency)
         """Batches in hand at once: one more than may run, so the next one is read meanwhile."""
         self._next_claim = 0.0
+        self._next_prune = 0.0
         self._batch_size = metrics.BATCH_SIZE.labels(m.name, m.version)
         self._outcomes = {
             o: metrics.WORKER_JOBS.labels(m.name, m.version, o) for o in metrics.WORKER_JOB_OUTCOMES
@@ -138,6 +144,9 @@ class ModelWorker:
         if now < self._next_claim:
             return []
         self._next_claim = now + min(self.settings.heartbeat_s, self.settings.claim_after_s / 2)
+        if now >= self._next_prune:
+            self._next_prune = now + _PRUNE_EVERY_S
+            await self._prune()
         pending: Any = await self.redis.xpending_range(
             self.stream, GROUP, "-", "+", self.max_batch_size, idle=self.claim_after_ms
         )
@@ -157,6 +166,17 @@ class ModelWorker:
             self._reclaimed.inc(len(taken))
             log.info("took over %d job(s) of %s", len(taken), self.manifest.key)
         return taken
+
+    async def _prune(self) -> None:
+        """Remove from the group the consumers of workers long gone that hold no job.
+
+        A live worker reads at least every heartbeat, so its idle time stays short.
+        """
+        consumers: Any = await self.redis.xinfo_consumers(self.stream, GROUP)
+        for c in consumers:
+            idle = c["pending"] == 0 and c["idle"] > _PRUNE_IDLE_S * 1000
+            if idle and c["name"].decode() != self.consumer:
+                await self.redis.xgroup_delconsumer(self.stream, GROUP, c["name"])
 
     def _parse(self, entry: bytes, fields: dict[bytes, bytes], deliveries: int) -> _Taken:
         try:
