@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import secrets
 import time
 from typing import Any
 
@@ -47,7 +48,8 @@ class JobQueue:
         self.settings = settings
         self.keys = Keys(settings.prefix)
         self.redis = connect(url)
-        self.reply_to = self.keys.replies(new_id()[:16])
+        # Random, not an id: ids may start with a timestamp, and two processes may start together.
+        self.reply_to = self.keys.replies(secrets.token_hex(8))
         self.available = False
         self._add = self.redis.register_script(_ADD_IF_ROOM)
         self._waiting: dict[str, asyncio.Future[Reply]] = {}

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
 import time
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ from redis.exceptions import ResponseError
 from servekit.batching.isolate import run_isolated
 from servekit.config import QueueSettings
 from servekit.exceptions import PredictionError
-from servekit.ids import new_id
 from servekit.monitoring import metrics
 from servekit.queue.connection import UNAVAILABLE, redacted
 from servekit.queue.jobs import GROUP, Job, Keys, error_message, result_message
@@ -53,7 +53,7 @@ class _Taken:
 
 def consumer_name() -> str:
     """This worker's name in the consumer groups: host, pid, and a random part (pids repeat)."""
-    return f"{socket.gethostname()}-{os.getpid()}-{new_id()[:6]}"
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class ModelWorker:
