@@ -88,12 +88,22 @@ class PredictionLog:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write every pending row now (feedback calls this before looking a prediction up)."""
+        """Write the rows pending now (feedback calls this before looking a prediction up).
+
+        Rows recorded while it writes wait for the next round.
+        """
         async with self._lock:
-            while self._pending:
+            # NOTE: bounded by what is pending now. Writing until the queue is empty never ends
+            # under steady load: each write finds the few rows recorded during the last one, so
+            # the writer ran without pause in batches of a few rows, each paying a whole
+            # transaction, and a feedback request waiting on flush() could wait forever.
+            left = len(self._pending)
+            while left > 0 and self._pending:
                 batch = [
-                    self._pending.popleft() for _ in range(min(self.batch_size, len(self._pending)))
+                    self._pending.popleft()
+                    for _ in range(min(self.batch_size, left, len(self._pending)))
                 ]
+                left -= len(batch)
                 try:
                     async with self.database.session() as session:
                         # Core, not ORM: one executemany, without per-row ORM bookkeeping.
