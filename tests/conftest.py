@@ -93,7 +93,7 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'servekit.db'}"
         return
-    name = f"servekit_test_{new_id()[:12]}"
+    name = f"servekit_test_{new_id()[-12:]}"  # the random end (the start is the time)
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     except Exception as exc:

@@ -19,6 +19,7 @@ from servekit.api.express import ExpressLane
 from servekit.api.routes import auth as auth_routes
 from servekit.api.routes import feedback, health, keys, models, predictions, users
 from servekit.api.routes.predict import LeanRoute, model_routes
+from servekit.auth.bootstrap import ensure_admin, first_admin
 from servekit.auth.ratelimit import FailureLimiter
 from servekit.auth.secret import token_secret
 from servekit.auth.tokens import TokenService
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     secret = token_secret(
         auth.jwt_secret, production=settings.environment == "production", data_dir=settings.data_dir
     )
+    admin = first_admin(settings.bootstrap_admin)
     plog = settings.prediction_log
     prediction_log = (
         PredictionLog(
@@ -69,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             await database.prepare()
+            if admin is not None:
+                await ensure_admin(database, admin)
             await served.start()
             if prediction_log is not None:
                 await prediction_log.start()

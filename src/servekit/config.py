@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +54,23 @@ class AuthSettings(BaseModel):
 
     key_cache_s: float = Field(default=10.0, ge=0)
     """How long a checked API key is remembered for predictions (a revoked key works this long)."""
+
+
+class BootstrapAdminSettings(BaseModel):
+    """The first admin, made at start-up when no user has its email (a container has no terminal
+    for ``servekit users create``). An existing account is never changed."""
+
+    email: str | None = None
+    """Email of the admin to create; nothing is done while it is unset."""
+
+    name: str = "Admin"
+    """The admin's name."""
+
+    password: SecretStr | None = None
+    """The admin's password, under the rules every password follows; never logged."""
+
+    password_file: Path | None = None
+    """A file holding the password (a Docker or Kubernetes secret), in place of ``password``."""
 
 
 class PredictionLogSettings(BaseModel):
@@ -180,6 +197,9 @@ class Settings(BaseSettings):
 
     auth: AuthSettings = AuthSettings()
     """Accounts and tokens."""
+
+    bootstrap_admin: BootstrapAdminSettings = BootstrapAdminSettings()
+    """The first admin, from the environment."""
 
     prediction_log: PredictionLogSettings = PredictionLogSettings()
     """The prediction log."""

@@ -65,3 +65,22 @@ def test_bad_credentials_are_401_even_when_anonymous_is_allowed(
             ).status_code
             == 401
         )
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"Authorization": "Basic YWRhOnB3"}, "send the token as Authorization: Bearer <token>"),
+        ({"Authorization": "Bearer"}, "send the token as Authorization: Bearer <token>"),
+        ({"X-API-Key": "sk_000000000000_notreal"}, "the API key is not valid"),
+    ],
+)
+def test_predictions_and_account_routes_read_credentials_alike(
+    client: TestClient, headers: dict[str, str], message: str
+) -> None:
+    for response in (
+        client.post(PREDICT, json=IRIS_SETOSA, headers=headers),
+        client.get("/users/me", headers=headers),
+    ):
+        assert response.status_code == 401
+        assert message in response.json()["message"]

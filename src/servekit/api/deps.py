@@ -9,11 +9,11 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servekit.api.credentials import Credentials
 from servekit.auth.tokens import TokenService
-from servekit.exceptions import Forbidden, NotAuthenticated
+from servekit.exceptions import Forbidden
 from servekit.serving.registry import ServedModels
 from servekit.storage.db import Database
-from servekit.storage.keys import user_for_key
 from servekit.storage.tables import User
 
 
@@ -42,33 +42,30 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 TokensDep = Annotated[TokenService, Depends(_from_state("tokens"))]
+
+
+CredentialsDep = Annotated[Credentials, Depends(_from_state("credentials"))]
+
+
+# NOTE: for /docs only (the two ways in, and its Authorize button): Credentials reads the headers.
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
-
-
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
+def _documented(
+    _token: Annotated[str | None, Depends(_bearer)], _key: Annotated[str | None, Depends(_api_key)]
+) -> None:
+    """Declares the bearer token and the X-API-Key header in the OpenAPI schema."""
+
+
 async def current_user(
-    token: Annotated[str | None, Depends(_bearer)],
-    key: Annotated[str | None, Depends(_api_key)],
+    request: Request,
     session: SessionDep,
-    tokens: TokensDep,
+    credentials: CredentialsDep,
+    _: Annotated[None, Depends(_documented)],
 ) -> User:
     """The user whose token (``Authorization: Bearer``) or API key (``X-API-Key``) came with the request."""
-    if token is None and key is not None:
-        owner = await user_for_key(session, key=key)
-        if owner is None:
-            raise NotAuthenticated("the API key is not valid (unknown or revoked)")
-        return owner
-    if token is None:
-        raise NotAuthenticated(
-            "log in first: send Authorization: Bearer <token> (POST /auth/token) or X-API-Key"
-        )
-    claims = tokens.verify(token)
-    user = await session.get(User, int(claims["sub"]))
-    if user is None:
-        raise NotAuthenticated("the token's user no longer exists")
-    return user
+    return await credentials.user(request, session)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

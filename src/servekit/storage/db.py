@@ -44,7 +44,7 @@ def default_url(data_dir: Path) -> str:
 
 
 def _json(value: Any) -> str:
-    # pydantic-core's encoder: the prediction log writes three JSON columns a row.
+    # pydantic-core's encoder, as the prediction log's own (storage/predictions.py): one JSON text.
     return to_json(value).decode()
 
 

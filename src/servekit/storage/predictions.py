@@ -7,17 +7,25 @@ import contextlib
 import logging
 import random
 from collections import deque
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from pydantic_core import to_json
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servekit.monitoring import metrics
+from servekit.storage.bulk import LogRow, row_writer
 from servekit.storage.db import Database
 from servekit.storage.tables import PredictionRecord
 
 log = logging.getLogger("servekit.storage")
+
+_NOT_OUTPUT = {"id", "warnings"}
+
+
+def _json(value: Any) -> str:
+    return to_json(value).decode()
 
 
 class PredictionLog:
@@ -39,24 +47,45 @@ class PredictionLog:
         self.sample_rate = sample_rate
         self.batch_size = batch_size
         self.flush_interval = flush_interval
-        self._pending: deque[dict[str, Any]] = deque(maxlen=max_pending)
+        self._writer = row_writer(database)
+        self._pending: deque[LogRow] = deque(maxlen=max_pending)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
-    def record(self, rows: list[dict[str, Any]]) -> None:
-        """Queue predicted rows (``id``, ``model``, ``version``, ``inputs``, ``output``, ...); cheap and synchronous.
-
-        The dicts are kept as they are (stamped with ``created_at``), not copied.
-        """
+    def record(
+        self,
+        *,
+        model: str,
+        version: str,
+        inputs: Sequence[Any],
+        answers: Sequence[Mapping[str, Any]],
+        latency_ms: float,
+        user_id: int | None,
+    ) -> None:
+        """Queue one request's rows and their answers (``id``, ``warnings`` and the output); cheap and synchronous."""
+        pairs: Any = zip(inputs, answers, strict=True)
         if self.sample_rate < 1.0:
-            rows = [r for r in rows if random.random() < self.sample_rate]
+            pairs = [pair for pair in pairs if random.random() < self.sample_rate]
+        now = self._writer.stamp()
+        # JSON text now, once: the queue holds strings, not live dicts (see LogRow).
+        rows = [
+            (
+                answer["id"],
+                model,
+                version,
+                _json(row),
+                to_json(answer, exclude=_NOT_OUTPUT).decode(),
+                _json(answer["warnings"]) if answer["warnings"] else "[]",
+                latency_ms,
+                user_id,
+                now,
+            )
+            for row, answer in pairs
+        ]
         dropped = max(0, len(self._pending) + len(rows) - (self._pending.maxlen or 0))
         if dropped:
             metrics.PREDICTION_LOG.labels("dropped").inc(dropped)
-        now = datetime.now(UTC)
-        for row in rows:
-            row["created_at"] = now
         self._pending.extend(rows)
         if len(self._pending) >= self.batch_size:
             self._wake.set()
@@ -79,6 +108,7 @@ class PredictionLog:
                 len(self._pending),
             )
             self._pending.clear()
+        await self._writer.close()
 
     async def _run(self) -> None:
         while True:
@@ -88,28 +118,38 @@ class PredictionLog:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write every pending row now (feedback calls this before looking a prediction up)."""
+        """Write the rows pending now (feedback calls this before looking a prediction up).
+
+        Rows recorded while it writes wait for the next round.
+        """
         async with self._lock:
-            while self._pending:
+            # NOTE: bounded by what is pending now. Writing until the queue is empty never ends
+            # under steady load: each write finds the few rows recorded during the last one, so
+            # the writer ran without pause in batches of a few rows, each paying a whole
+            # transaction, and a feedback request waiting on flush() could wait forever.
+            left = len(self._pending)
+            while left > 0 and self._pending:
                 batch = [
-                    self._pending.popleft() for _ in range(min(self.batch_size, len(self._pending)))
+                    self._pending.popleft()
+                    for _ in range(min(self.batch_size, left, len(self._pending)))
                 ]
-                try:
-                    async with self.database.session() as session:
-                        # Core, not ORM: one executemany, without per-row ORM bookkeeping.
-                        await session.execute(insert(PredictionRecord.__table__), batch)  # type: ignore[arg-type]
-                        await session.commit()
-                except asyncio.CancelledError:
-                    # NOTE: stopped mid-write: the batch goes back, for the final flush to write or count.
-                    self._pending.extendleft(reversed(batch))
-                    raise
-                except Exception as exc:
-                    # Predictions go on without their log: the failure is counted and said, not hidden.
+                left -= len(batch)
+                # NOTE: shielded: a write the driver has begun goes on whatever happens to its
+                # caller (shutdown, a client gone), and counts its rows once, written or failed.
+                if not await asyncio.shield(self._write(batch)):
                     # The rest wait for the next round, so that a database that is down is not hammered.
-                    metrics.PREDICTION_LOG.labels("failed").inc(len(batch))
-                    log.error("could not write %d predictions to the log: %s", len(batch), exc)
                     return
-                metrics.PREDICTION_LOG.labels("written").inc(len(batch))
+
+    async def _write(self, batch: list[LogRow]) -> bool:
+        try:
+            await self._writer.write(batch)
+        except Exception as exc:
+            # Predictions go on without their log: the failure is counted and said, not hidden.
+            metrics.PREDICTION_LOG.labels("failed").inc(len(batch))
+            log.error("could not write %d predictions to the log: %s", len(batch), exc)
+            return False
+        metrics.PREDICTION_LOG.labels("written").inc(len(batch))
+        return True
 
 
 async def get_prediction(session: AsyncSession, *, prediction_id: str) -> PredictionRecord | None:

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
-from pydantic_core import to_json, to_jsonable_python
+from pydantic_core import to_json
 
 from servekit.api.deps import ServedDep
 from servekit.api.lifetime import request_deadline, until_disconnected
@@ -58,21 +58,13 @@ async def _answer(service: ModelService, rows: list[Row], request: Request) -> R
     m = service.manifest
     answers = [p.public() for p in predictions]
     if state.prediction_log is not None:
-        latency_ms = (time.perf_counter() - start) * 1000
         state.prediction_log.record(
-            [
-                {
-                    "id": answer["id"],
-                    "model": m.name,
-                    "version": m.version,
-                    "inputs": to_jsonable_python(row),
-                    "output": {k: v for k, v in answer.items() if k not in ("id", "warnings")},
-                    "warnings": answer["warnings"],
-                    "latency_ms": latency_ms,
-                    "user_id": user_id,
-                }
-                for row, answer in zip(rows, answers, strict=True)
-            ]
+            model=m.name,
+            version=m.version,
+            inputs=rows,
+            answers=answers,
+            latency_ms=(time.perf_counter() - start) * 1000,
+            user_id=user_id,
         )
     body = {"model": m.name, "version": m.version, "predictions": answers}
     return Response(to_json(body), media_type="application/json")

@@ -1,0 +1,218 @@
+"""The prediction log on SQLite and PostgreSQL: batched writes off the request path, every row accounted for."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
+
+from servekit.ids import new_id
+from servekit.storage.bulk import row_writer
+from servekit.storage.db import Database
+from servekit.storage.predictions import PredictionLog, get_prediction
+from servekit.storage.tables import PredictionRecord
+
+
+def predict(log: PredictionLog, n: int, *, user_id: int | None = None) -> list[str]:
+    """Record ``n`` predicted rows as the predict route does; their ids."""
+    answers: list[dict[str, Any]] = [
+        {"id": new_id(), "prediction": "setosa", "probabilities": {"setosa": 0.9}, "warnings": []}
+        for _ in range(n)
+    ]
+    log.record(
+        model="iris",
+        version="1",
+        inputs=[{"sepal_length": 5.1}] * n,
+        answers=answers,
+        latency_ms=0.5,
+        user_id=user_id,
+    )
+    return [a["id"] for a in answers]
+
+
+async def logged_count(database: Database) -> int:
+    async with database.session() as session:
+        return int(
+            (await session.execute(select(func.count()).select_from(PredictionRecord))).scalar_one()
+        )
+
+
+def test_a_flush_writes_what_is_pending_and_returns_while_rows_keep_coming(
+    database_url: str,
+) -> None:
+    async def main() -> None:
+        async with Database(database_url) as database:
+            await database.prepare()
+            log = PredictionLog(
+                database, sample_rate=1.0, batch_size=100, flush_interval=60, max_pending=100_000
+            )
+            predict(log, 250)
+            recorded = 250
+            flushed = asyncio.Event()
+
+            async def keep_predicting() -> None:
+                nonlocal recorded
+                for _ in range(20_000):  # bounded, so that a flush that never returns fails
+                    if flushed.is_set():
+                        return
+                    predict(log, 1)
+                    recorded += 1
+                    await asyncio.sleep(0)
+
+            traffic = asyncio.create_task(keep_predicting())
+            await log.flush()
+            flushed.set()
+            await traffic
+            # Rows recorded during the flush wait for the next round: under steady traffic a flush
+            # ends, and the writer does not chase the queue in batches of a few rows.
+            assert await logged_count(database) == 250
+            assert recorded > 250
+            await log.stop()
+            assert await logged_count(database) == recorded
+
+    asyncio.run(main())
+
+
+def written() -> float:
+    return (
+        REGISTRY.get_sample_value("servekit_prediction_log_rows_total", {"outcome": "written"}) or 0
+    )
+
+
+def failed() -> float:
+    return (
+        REGISTRY.get_sample_value("servekit_prediction_log_rows_total", {"outcome": "failed"}) or 0
+    )
+
+
+def new_log(database: Database, **settings: Any) -> PredictionLog:
+    options: dict[str, Any] = {
+        "sample_rate": 1.0,
+        "batch_size": 100,
+        "flush_interval": 0.01,
+        "max_pending": 100_000,
+    }
+    return PredictionLog(database, **{**options, **settings})
+
+
+def test_logged_rows_read_back_as_they_were_predicted(database_url: str) -> None:
+    async def main() -> None:
+        async with Database(database_url) as database:
+            await database.prepare()
+            log = new_log(database)
+            await log.start()
+            warning = {"feature": "sepal_length", "kind": "out_of_range", "message": "high"}
+            answer = {
+                "id": new_id(),
+                "prediction": "setosa",
+                "probabilities": {"setosa": 0.98, "virginica": 0.02},
+                "warnings": [warning],
+            }
+            log.record(
+                model="iris",
+                version="2",
+                inputs=[{"sepal_length": 9.9, "when": datetime(2026, 1, 2, tzinfo=UTC)}],
+                answers=[answer],
+                latency_ms=1.25,
+                user_id=None,
+            )
+            await log.stop()
+            async with database.session() as session:
+                record = await get_prediction(session, prediction_id=answer["id"])
+            assert record is not None
+            assert (record.model, record.version, record.latency_ms) == ("iris", "2", 1.25)
+            assert record.inputs == {"sepal_length": 9.9, "when": "2026-01-02T00:00:00Z"}
+            assert record.output == {
+                "prediction": "setosa",
+                "probabilities": {"setosa": 0.98, "virginica": 0.02},
+            }
+            assert record.warnings == [warning]
+            created = record.created_at.replace(tzinfo=record.created_at.tzinfo or UTC)
+            assert abs((datetime.now(UTC) - created).total_seconds()) < 60
+
+    asyncio.run(main())
+
+
+def test_stopping_writes_every_row_once(database_url: str) -> None:
+    async def main() -> None:
+        async with Database(database_url) as database:
+            await database.prepare()
+            log = new_log(database, batch_size=50)
+            await log.start()
+            before = written(), failed()
+            for _ in range(30):
+                predict(log, 7)
+                await asyncio.sleep(0)  # the writer may be mid-batch when stop() comes
+            await log.stop()
+            assert await logged_count(database) == 210
+            assert (written(), failed()) == (before[0] + 210, before[1])
+
+    asyncio.run(main())
+
+
+def test_a_failed_write_is_counted_and_the_next_one_succeeds(database_url: str) -> None:
+    async def rename(database: Database, old: str, new: str) -> None:
+        async with database.engine.begin() as connection:
+            await connection.exec_driver_sql(f"ALTER TABLE {old} RENAME TO {new}")
+
+    async def main() -> None:
+        async with Database(database_url) as database:
+            await database.prepare()
+            log = new_log(database)
+            predict(log, 3)
+            await log.flush()  # the writer's connection, kept on SQLite, has written before
+            await rename(database, "predictions", "predictions_away")
+            before = failed()
+            predict(log, 5)
+            await log.flush()
+            assert failed() == before + 5
+            await rename(database, "predictions_away", "predictions")
+            predict(log, 4)
+            await log.stop()
+            assert await logged_count(database) == 7
+            assert failed() == before + 5
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_connections_the_server_dropped_are_replaced(database_url: str) -> None:
+    async def main() -> None:
+        async with Database(database_url) as database:
+            await database.prepare()
+            log = new_log(database)
+            predict(log, 3)
+            await log.flush()
+            async with database.engine.connect() as connection:
+                # As a restart of the server or an idle timeout would: every other connection goes.
+                await connection.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            before = failed()
+            predict(log, 4)
+            await log.stop()
+            assert await logged_count(database) == 7
+            assert failed() == before
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_keeps_times_in_the_text_sqlalchemy_writes(database_url: str) -> None:
+    database = Database(database_url)
+    dialect = database.engine.dialect
+    column = PredictionRecord.__table__.c.created_at.type
+    sqlalchemys = column.dialect_impl(dialect).bind_processor(dialect)
+    assert sqlalchemys is not None
+    writer = row_writer(database)
+    for _ in range(1000):
+        text = writer.stamp()
+        assert isinstance(text, str)
+        time = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        assert sqlalchemys(time) == text
+        assert abs((datetime.now(UTC) - time).total_seconds()) < 5
