@@ -83,7 +83,7 @@ class PredictionLogSettings(BaseModel):
     """Share of predicted rows logged."""
 
     batch_size: int = Field(default=500, gt=0)
-    """Rows written in one statement."""
+    """Rows written in one transaction; the writer wakes when this many wait."""
 
     flush_interval_s: float = Field(default=1.0, gt=0)
     """Longest a logged row waits in memory before it is written."""
