@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -101,3 +102,29 @@ def database_url(
         pytest.fail(f"PostgreSQL is needed at {shown} (set DATABASE_URL to another one): {exc}")
     yield make_url(async_url(POSTGRES)).set(database=name).render_as_string(hide_password=False)
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# Distributed-mode tests use the real Redis (REDIS_URL, or the local one) under a prefix of their own.
+REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis the tests use; the run fails, saying so, when it does not answer."""
+    try:
+        with redis.Redis.from_url(REDIS, socket_connect_timeout=2) as client:
+            client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is needed at {REDIS} (set REDIS_URL to another one): {exc}")
+    return REDIS
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    value = f"servekit-test-{new_id()[:12]}"
+    yield value
+    with redis.Redis.from_url(redis_url) as client:
+        keys = list(client.scan_iter(f"{value}:*"))
+        if keys:
+            client.delete(*keys)

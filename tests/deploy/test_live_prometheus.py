@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 import yaml
 
 from servekit.ids import new_id
@@ -30,7 +29,6 @@ from tests.deploy.tools import PROMETHEUS_DIR, binary, load_yaml
 from tests.e2e.server import free_port, start_server
 from tests.queue.processes import start_worker
 
-REDIS = "redis://127.0.0.1:6379/0"
 DATA_TIMEOUT = 45.0
 """Seconds every query has to return data once traffic starts."""
 
@@ -50,22 +48,6 @@ EXPECTED_PENDING = ("ServekitHighErrorRatio", "ServekitBatcherSaturated")
 """Alerts the test's traffic sets going (their `for` keeps them pending during the test)."""
 IRIS_OOD = {**IRIS_SETOSA, "sepal_length": 50.0}
 PASSWORD = "a long and unusual passphrase 7391"
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    """A Redis key prefix of this test's own, deleted after it."""
-    value = f"servekit-deploy-{new_id()[:12]}"
-    try:
-        with redis.Redis.from_url(REDIS, socket_connect_timeout=2) as client:
-            client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis is needed at {REDIS}: {exc}")
-    yield value
-    with redis.Redis.from_url(REDIS) as client:
-        keys = list(client.scan_iter(f"{value}:*"))
-        if keys:
-            client.delete(*keys)
 
 
 @contextmanager
@@ -186,7 +168,7 @@ def no_data_reason(query: Query) -> str | None:
 
 
 def test_every_dashboard_and_alert_query_returns_data(
-    examples_dir: Path, tmp_path: Path, prefix: str
+    examples_dir: Path, tmp_path: Path, prefix: str, redis_url: str
 ) -> None:
     prometheus_bin = binary("prometheus")
     node_exporter = binary("prometheus-node-exporter")
@@ -194,7 +176,7 @@ def test_every_dashboard_and_alert_query_returns_data(
     must = [q for q in queries if no_data_reason(q) is None]
     cannot = [q for q in queries if no_data_reason(q) is not None]
     assert len(must) > 30, "the dashboards and alerts have fewer queries than expected"
-    queue_env = {"SERVEKIT_REDIS_URL": REDIS, "SERVEKIT_QUEUE__PREFIX": prefix}
+    queue_env = {"SERVEKIT_REDIS_URL": redis_url, "SERVEKIT_QUEUE__PREFIX": prefix}
 
     with ExitStack() as stack:
         worker = start_worker(examples_dir, tmp_path, queue_env)
