@@ -171,6 +171,8 @@ class JobQueue:
 
     def discard(self, stream: str, entries: list[str]) -> None:
         """Remove jobs nobody waits for any more, so that no worker spends time on them (best effort)."""
+        if not entries:  # XDEL needs at least one id
+            return
 
         async def delete() -> None:
             with contextlib.suppress(*UNAVAILABLE):
@@ -288,8 +290,7 @@ class RedisExecutor:
         except Overloaded as exc:
             unavailable = isinstance(exc, QueueUnavailable)
             self._rejected["unavailable" if unavailable else "queue_full"].inc()
-            if entries:  # the other jobs of this request are no use now
-                self.queue.discard(self.stream, entries)
+            self.queue.discard(self.stream, entries)  # the request's other jobs are no use now
             raise
         except TimeoutError:
             self._rejected["deadline"].inc()
@@ -300,8 +301,7 @@ class RedisExecutor:
         except asyncio.CancelledError:
             # The client went away: its jobs are taken off the stream if no worker has them yet.
             self._rejected["disconnect"].inc()
-            if entries:
-                self.queue.discard(self.stream, entries)
+            self.queue.discard(self.stream, entries)
             raise
         finally:
             for job in jobs:

@@ -80,8 +80,8 @@ class ModelWorker:
         self.running: set[str] = set()
         """Entries of the batches being run (kept claimed by the heartbeat)."""
         self.loops = m.batching.concurrency + 1
-        self._calls = asyncio.Semaphore(m.batching.concurrency)
         """Batches in hand at once: one more than may run, so the next one is read meanwhile."""
+        self._calls = asyncio.Semaphore(m.batching.concurrency)
         self._next_claim = 0.0
         self._next_prune = 0.0
         self._batch_size = metrics.BATCH_SIZE.labels(m.name, m.version)
