@@ -40,7 +40,7 @@ class Setup:
     workers: int
 
 
-def variant(folder: Path, out: Path, **batching: int) -> Path:
+def variant(folder: Path, out: Path, **batching: float) -> Path:
     """A copy of a model folder with other batching settings."""
     shutil.copytree(folder, out)
     manifest = yaml.safe_load((out / "servekit.yaml").read_text())

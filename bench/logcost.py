@@ -27,6 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.distributed import variant  # noqa: E402
 from bench.models import build  # noqa: E402
 from bench.run import BODIES, LOAD_CORE, LUA, SERVER_CORE, free_port, wrk  # noqa: E402
 
@@ -105,6 +106,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per run")
     parser.add_argument("--pairs", type=int, default=6)
     parser.add_argument("--max-others", type=float, default=0.05, help="busier pairs are left out")
+    parser.add_argument(
+        "--max-wait-ms", type=float, default=None, help="the models' max_wait_ms (manifest's if unset)"
+    )
     args = parser.parse_args()
     os.sched_setaffinity(0, {LOAD_CORE})
     work = Path(tempfile.mkdtemp(prefix="servekit-logcost-"))
@@ -115,6 +119,8 @@ def main() -> None:
         script = work / f"{name}.lua"
         script.write_text(LUA % json.dumps(BODIES[name]))
         model, data = work / "models" / name, work / "data" / name
+        if args.max_wait_ms is not None:
+            model = variant(model, work / "variants" / name, max_wait_ms=args.max_wait_ms)
         shutil.rmtree(data, ignore_errors=True)
         servers = {
             "on": start(model, data, {}, log),

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from servekit import __version__
 from servekit.api.credentials import Credentials
@@ -26,10 +27,28 @@ from servekit.auth.secret import token_secret
 from servekit.auth.tokens import TokenService
 from servekit.config import Settings
 from servekit.monitoring.exposition import Exposition
-from servekit.monitoring.middleware import MonitoringMiddleware
+from servekit.monitoring.middleware import MonitoringMiddleware, RequestRecorder
 from servekit.serving.registry import ServedModels
 from servekit.storage.db import Database, default_url
 from servekit.storage.predictions import PredictionLog
+
+
+class ServekitApp(FastAPI):
+    """FastAPI, with the express lane for predictions in front of its whole middleware stack."""
+
+    express: dict[str, LeanRoute]
+    recorder: RequestRecorder
+    max_body_bytes: int
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """FastAPI's stack, behind the express lane."""
+        return ExpressLane(
+            super().build_middleware_stack(),
+            routes=self.express,
+            handlers=self.exception_handlers,
+            recorder=self.recorder,
+            max_body_bytes=self.max_body_bytes,
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -93,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await database.close()
             exposition.process_exited()
 
-    app = FastAPI(
+    app = ServekitApp(
         title=settings.service_name,
         version=__version__,
         description="Machine-learning models served by servekit. Each model has its own section below.",
@@ -128,8 +147,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(predictions.router)
     # An API route, so that its requests are counted under "/metrics" (a plain route leaves no template).
     app.add_api_route("/metrics", metrics, include_in_schema=False)
-    express = {r.path: r for r in predict_routes if isinstance(r, LeanRoute)}
-    app.add_middleware(ExpressLane, routes=express, handlers=app.exception_handlers)
-    # Added last, so outermost: it sees every request, the express lane's included.
-    app.add_middleware(MonitoringMiddleware, max_body_bytes=settings.limits.max_body_bytes)
+    # Predictions take the express lane, in front of everything below; it records them itself.
+    app.express = {r.path: r for r in predict_routes if isinstance(r, LeanRoute)}
+    app.recorder = RequestRecorder()
+    app.max_body_bytes = settings.limits.max_body_bytes
+    app.add_middleware(
+        MonitoringMiddleware, max_body_bytes=app.max_body_bytes, recorder=app.recorder
+    )
     return app

@@ -128,6 +128,13 @@ class LogSettings(BaseModel):
     json_lines: bool = True
     """One JSON object a line (for log shippers); false gives plain text for a terminal."""
 
+    access: bool = True
+    """One line per request (logger ``servekit.access``); off leaves requests to the metrics."""
+
+    flush_interval_s: float = Field(default=0.2, gt=0, le=10)
+    """Info lines (the access log) are written together at least this often; warnings and
+    errors at once, after every line before them."""
+
 
 class Settings(BaseSettings):
     """Everything the server reads at start-up. Nested groups use ``__``: ``SERVEKIT_LIMITS__MAX_BODY_BYTES``."""

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import time
 
 import pytest
 from fastapi.testclient import TestClient
 
 from servekit.config import LogSettings
-from servekit.monitoring.logging import JsonFormatter, configure_logging
-from tests.conftest import IRIS_SETOSA
+from servekit.monitoring.logging import BatchingStreamHandler, JsonFormatter, configure_logging
+from tests.conftest import IRIS_SETOSA, AppFactory
 
 
 def test_formatter_writes_one_json_object_with_extra_fields() -> None:
@@ -56,3 +58,65 @@ def test_configure_logging_is_idempotent() -> None:
     assert len(logger.handlers) == 1
     assert logger.level == logging.WARNING
     configure_logging(LogSettings())
+
+
+def record(level: int, message: str) -> logging.LogRecord:
+    return logging.LogRecord("servekit.test", level, __file__, 1, message, None, None)
+
+
+def test_info_lines_are_held_and_a_warning_writes_them_first() -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream, interval=60)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    try:
+        handler.handle(record(logging.INFO, "one"))
+        handler.handle(record(logging.INFO, "two"))
+        assert stream.getvalue() == ""  # held: no write per line
+        handler.handle(record(logging.WARNING, "three"))
+        assert stream.getvalue() == "one\ntwo\nthree\n"
+        handler.handle(record(logging.INFO, "four"))
+    finally:
+        handler.close()
+    assert stream.getvalue().endswith("three\nfour\n")  # written when the handler closes
+
+
+def test_held_lines_are_written_within_the_interval() -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream, interval=0.05)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    try:
+        handler.handle(record(logging.INFO, "soon"))
+        deadline = time.monotonic() + 10
+        while stream.getvalue() != "soon\n" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stream.getvalue() == "soon\n"
+    finally:
+        handler.close()
+
+
+def test_a_full_buffer_is_written_at_once() -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream, interval=60, max_chars=100)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    try:
+        for i in range(20):
+            handler.handle(record(logging.INFO, f"line {i}"))
+        assert stream.getvalue().startswith("line 0\n")
+    finally:
+        handler.close()
+
+
+def test_the_access_log_can_be_turned_off(
+    make_app: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    configure_logging(LogSettings(access=False))
+    logger = logging.getLogger("servekit.access")
+    logger.addHandler(caplog.handler)
+    try:
+        with TestClient(make_app()) as client, caplog.at_level(logging.INFO):
+            assert client.post("/models/iris/predict", json=IRIS_SETOSA).status_code == 200
+            assert client.get("/healthz").status_code == 200
+    finally:
+        logger.removeHandler(caplog.handler)
+        configure_logging(LogSettings())
+    assert not [r for r in caplog.records if r.name == "servekit.access"]

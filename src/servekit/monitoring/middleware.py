@@ -27,17 +27,18 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is larger than the limit of {limit} bytes")
 
 
-def _request_id(scope: Scope) -> str:
+def request_id_of(scope: Scope) -> str:
+    """The caller's ``X-Request-ID`` when it is safe to echo and to log, else a new id."""
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             candidate: str = value.decode("latin-1")
-            # A caller's id is kept only when it is safe to echo and to log.
             if _VALID_REQUEST_ID.match(candidate):
                 return candidate
     return new_id()
 
 
-def _declared_length(scope: Scope) -> int | None:
+def declared_length(scope: Scope) -> int | None:
+    """The request's Content-Length, if it sent a valid one."""
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
@@ -47,14 +48,52 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
+class RequestRecorder:
+    """Counts and times each request by its route template, and writes its access-log line."""
+
+    def __init__(self) -> None:
+        # Labelled children looked up once: labels() validates and locks on every call.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def record(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
+        """One finished request: ``scope["route"]`` (if any) names its template."""
+        route = scope.get("route")
+        # The template, never the raw URL: one time series per route, whatever the path parameters.
+        path = getattr(route, "path", None) or UNMATCHED
+        method = scope["method"]
+        key = (method, path, status)
+        series = self._series.get(key)
+        if series is None:
+            # Bounded: methods x route templates x status codes.
+            series = self._series[key] = (
+                REQUESTS.labels(method, path, str(status)),
+                REQUEST_LATENCY.labels(method, path),
+            )
+        series[0].inc()
+        series[1].observe(elapsed)
+        if not log.isEnabledFor(logging.INFO):
+            return
+        extra: dict[str, Any] = {
+            "request_id": request_id,
+            "method": method,
+            "path": scope["path"],
+            "route": path,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 3),
+            "client": scope["client"][0] if scope.get("client") else None,
+        }
+        log.info("%s %s %s", method, scope["path"], status, extra=extra)
+
+
 class MonitoringMiddleware:
     """Counts and times each request by its route template, limits its body, logs one JSON line."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, recorder: RequestRecorder | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        # Labelled children looked up once: labels() validates and locks on every call.
-        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self.recorder = recorder or RequestRecorder()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Wrap one HTTP request; other scopes pass through."""
@@ -62,7 +101,7 @@ class MonitoringMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _request_id(scope)
+        request_id = request_id_of(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = False
@@ -91,7 +130,7 @@ class MonitoringMiddleware:
             await send(message)
 
         try:
-            declared = _declared_length(scope)
+            declared = declared_length(scope)
             if declared is not None and declared > self.max_body_bytes:
                 raise BodyTooLarge(self.max_body_bytes)
             await self.app(scope, limited_receive, send_with_id)
@@ -100,7 +139,7 @@ class MonitoringMiddleware:
                 raise
             await self._too_large(send_with_id, exc.detail)
         finally:
-            self._record(scope, status, time.perf_counter() - start, request_id)
+            self.recorder.record(scope, status, time.perf_counter() - start, request_id)
 
     async def _too_large(self, send: Send, message: str) -> None:
         body = json.dumps({"error": "body_too_large", "message": message}).encode()
@@ -110,29 +149,3 @@ class MonitoringMiddleware:
         ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-    def _record(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
-        route = scope.get("route")
-        # The template, never the raw URL: one time series per route, whatever the path parameters.
-        path = getattr(route, "path", None) or UNMATCHED
-        method = scope["method"]
-        key = (method, path, status)
-        series = self._series.get(key)
-        if series is None:
-            # Bounded: methods x route templates x status codes.
-            series = self._series[key] = (
-                REQUESTS.labels(method, path, str(status)),
-                REQUEST_LATENCY.labels(method, path),
-            )
-        series[0].inc()
-        series[1].observe(elapsed)
-        extra: dict[str, Any] = {
-            "request_id": request_id,
-            "method": method,
-            "path": scope["path"],
-            "route": path,
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 3),
-            "client": scope["client"][0] if scope.get("client") else None,
-        }
-        log.info("%s %s %s", method, scope["path"], status, extra=extra)

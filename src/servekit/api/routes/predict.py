@@ -23,6 +23,7 @@ from servekit.serving.registry import ServedModels
 from servekit.serving.service import ModelService
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+BodyHandler = Callable[[Request, bytes], Coroutine[Any, Any, Response]]
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": PredictResponse},
     400: {"model": ErrorPublic, "description": "The body is not valid JSON"},
@@ -81,17 +82,22 @@ def _endpoint(
 
 
 class LeanRoute(APIRoute):
-    """A route documented by FastAPI from its endpoint's signature, but served by ``handler``.
+    """A route documented by FastAPI from its endpoint's signature, but served by ``serve``.
 
-    The hot path skips FastAPI's per-request dependency solving and model building: ``handler``
+    The hot path skips FastAPI's per-request dependency solving and model building: ``serve``
     parses and validates the raw body in one pass (the same rules the documented schema shows).
+    The express lane calls it with the body it read; the router, through ``handler``.
     """
 
     def __init__(
-        self, path: str, endpoint: Callable[..., Any], *, handler: Handler, **options: Any
+        self, path: str, endpoint: Callable[..., Any], *, serve: BodyHandler, **options: Any
     ) -> None:
-        self.handler = handler  # NOTE: set before APIRoute.__init__, which asks for the handler
+        self.serve = serve  # NOTE: set before APIRoute.__init__, which asks for the handler
         super().__init__(path, endpoint, **options)
+
+    async def handler(self, request: Request) -> Response:
+        """The route served through the app's router: the body read by Starlette."""
+        return await self.serve(request, await request.body())
 
     def get_route_handler(self) -> Handler:
         """The lean handler, in place of FastAPI's generated one."""
@@ -111,9 +117,9 @@ def _post(service: ModelService, max_rows: int, path: str, **options: Any) -> Le
     async def documented(body: BaseModel, request: Request) -> Response:
         raise NotImplementedError  # never called: LeanRoute serves ``handle``
 
-    async def handle(request: Request) -> Response:
+    async def serve(request: Request, body: bytes) -> Response:
         try:
-            parsed = adapter.validate_json(await request.body())
+            parsed = adapter.validate_json(body)
         except ValidationError as exc:
             # The same error format as FastAPI's own body validation, located in the body.
             raise RequestValidationError(
@@ -123,7 +129,7 @@ def _post(service: ModelService, max_rows: int, path: str, **options: Any) -> Le
 
     param = inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
     return LeanRoute(
-        path, _endpoint(documented, param, service), handler=handle, methods=["POST"], **options
+        path, _endpoint(documented, param, service), serve=serve, methods=["POST"], **options
     )
 
 
