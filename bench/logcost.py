@@ -107,7 +107,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=6)
     parser.add_argument("--max-others", type=float, default=0.05, help="busier pairs are left out")
     parser.add_argument(
-        "--max-wait-ms", type=float, default=None, help="the models' max_wait_ms (manifest's if unset)"
+        "--max-wait-ms",
+        type=float,
+        default=None,
+        help="the models' max_wait_ms (manifest's if unset)",
     )
     args = parser.parse_args()
     os.sched_setaffinity(0, {LOAD_CORE})

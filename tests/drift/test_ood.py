@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from servekit.drift.ood import MULTIVARIATE, OODChecker, OODWarning
+from servekit.drift.ood import MULTIVARIATE, SMALL_PRODUCT, OODChecker, OODWarning
 from servekit.drift.stats import compute_stats
 from servekit.examples.iris import training_data
 from servekit.repository.loader import read_manifest
@@ -176,3 +176,15 @@ def test_public_form_is_json_ready(ranged: Manifest) -> None:
         "expected": "between -1 and 11",
         "message": warning.message,
     }
+
+
+def test_small_and_large_requests_get_the_same_distances(iris_manifest: Manifest) -> None:
+    frame, _ = training_data()
+    rows = [{str(k): v for k, v in r.items()} for r in frame.head(40).to_dict("records")]
+    rows.append(ODD_IRIS)
+    checker = OODChecker(iris_manifest)
+    assert len(rows) * 16 > SMALL_PRODUCT  # all at once: numpy
+    together = checker._squared_distances(rows)
+    alone = [checker._squared_distances([row])[0] for row in rows]  # one by one: plain Python
+    assert alone == pytest.approx(together, rel=1e-12)
+    assert [w for row in checker.check(rows) for w in row] == check_one(iris_manifest, ODD_IRIS)

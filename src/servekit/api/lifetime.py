@@ -49,29 +49,38 @@ WATCH_AFTER = 0.05
 
 
 async def until_disconnected(work: Coroutine[Any, Any, T], receive: Receive) -> T:
-    """Run ``work``; if the client disconnects first, cancel it and raise ClientDisconnected."""
-    task = asyncio.ensure_future(work)
+    """Run ``work``; if the client disconnects first, cancel it and raise ClientDisconnected.
+
+    The work runs in the request's own task (no task of its own: one less per request); a
+    disconnect cancels that task, and the cancellation is turned into ClientDisconnected here.
+    """
+    current = asyncio.current_task()
+    assert current is not None, "until_disconnected runs in a task"
+    gone = finished = False
     watchers: list[asyncio.Task[None]] = []
+
+    def seen(watcher: asyncio.Task[None]) -> None:
+        nonlocal gone
+        if finished or watcher.cancelled() or watcher.exception() is not None:
+            return
+        gone = True
+        current.cancel()
 
     def watch() -> None:
         watcher = asyncio.ensure_future(_disconnected(receive))
-        watcher.add_done_callback(lambda w: w.cancelled() or task.cancel())
+        watcher.add_done_callback(seen)
         watchers.append(watcher)
 
     timer = asyncio.get_running_loop().call_later(WATCH_AFTER, watch)
     try:
-        return await task
+        return await work
     except asyncio.CancelledError:
-        if not _cancelling():  # the watcher cancelled the work, not the server the request
+        # Ours, and nobody else's (a server shutdown cancels too): the client left.
+        if gone and current.uncancel() == 0:
             raise ClientDisconnected("the client went away before its answer was ready") from None
         raise
     finally:
+        finished = True
         timer.cancel()
         for watcher in watchers:
             watcher.cancel()
-
-
-def _cancelling() -> bool:
-    # True when the request's own task is being cancelled (server shutdown), not just its work.
-    current = asyncio.current_task()
-    return current is not None and current.cancelling() > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from operator import mul
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,8 @@ from servekit.repository.manifest import CategoricalStats, DatetimeStats, Manife
 from servekit.runtimes.base import Row
 
 MULTIVARIATE = "(multivariate)"
+SMALL_PRODUCT = 64
+"""Up to this many rows x features squared, distances are worked out in plain Python."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,10 @@ class OODChecker:
         self.mv_mean = np.asarray(mv.mean) if mv else np.empty(0)
         self.mv_inv_cov = np.asarray(mv.inv_cov) if mv else np.empty((0, 0))
         self.mv_threshold = mv.threshold if mv else 0.0
+        # The same numbers as plain floats: for a row or two of a few features, plain Python is
+        # a few times faster than numpy, whose every call costs about a microsecond.
+        self._mv_pairs = list(zip(self.mv_features, self.mv_mean.tolist(), strict=True))
+        self._mv_rows = self.mv_inv_cov.tolist()
 
     def check(self, rows: list[Row]) -> list[list[OODWarning]]:
         """The warnings of each row, in row order (an empty list for a row like the training data)."""
@@ -130,11 +137,24 @@ class OODChecker:
             message=f"{name} = {value!r} was never seen in training",
         )
 
-    def _check_multivariate(self, rows: list[Row], found: list[list[OODWarning]]) -> None:
+    def _squared_distances(self, rows: list[Row]) -> list[float]:
+        k = len(self.mv_features)
+        if len(rows) * k * k <= SMALL_PRODUCT:
+            squared: list[float] = []
+            for row in rows:
+                d = [row[name] - mean for name, mean in self._mv_pairs]
+                squared.append(
+                    sum(v * sum(map(mul, r, d)) for v, r in zip(d, self._mv_rows, strict=True))
+                )
+            return squared
         x = np.array([[row[n] for n in self.mv_features] for row in rows], dtype=np.float64)
         diff = x - self.mv_mean
+        result: list[float] = ((diff @ self.mv_inv_cov) * diff).sum(axis=1).tolist()
+        return result
+
+    def _check_multivariate(self, rows: list[Row], found: list[list[OODWarning]]) -> None:
         # Squared distances, compared with the squared threshold: no square root for ordinary rows.
-        squared = ((diff @ self.mv_inv_cov) * diff).sum(axis=1).tolist()
+        squared = self._squared_distances(rows)
         limit = self.mv_threshold * self.mv_threshold
         for i, d2 in enumerate(squared):
             if d2 > limit:
