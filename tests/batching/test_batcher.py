@@ -235,3 +235,18 @@ def test_a_lone_client_never_waits_for_company() -> None:
 
     assert run(model, body, max_wait_ms=500) < 0.25
     assert model.calls == [[1.0], [2.0]]
+
+
+def test_a_wait_for_returning_clients_ends_once_rows_stop_arriving() -> None:
+    model = Model(delay=0.02)
+
+    async def body(batcher: Batcher) -> float:
+        await asyncio.gather(*(batcher.submit([{"x": float(i)}]) for i in range(3)))
+        # Only one of the three comes back (independent clients): no waiting out max_wait.
+        start = time.monotonic()
+        await batcher.submit([{"x": 10.0}])
+        return time.monotonic() - start
+
+    # max_wait 4 s; rows stop arriving, so the batch leaves after a quarter of it (1 s).
+    assert run(model, body, max_wait_ms=4000) < 3.0
+    assert model.calls == [[0.0, 1.0, 2.0], [10.0]]

@@ -93,3 +93,16 @@ def test_enough_still_takes_what_is_already_queued() -> None:
         return await collect(queue_of(1, 2, 3, 4), max_size=8, max_wait=3600, enough=2)
 
     assert asyncio.run(main()) == [1, 2, 3, 4]
+
+
+def test_with_idle_the_wait_ends_once_items_stop_arriving() -> None:
+    async def main() -> None:
+        queue = queue_of(1)
+        loop = asyncio.get_running_loop()
+        for i, delay in enumerate((0.05, 0.10, 0.15), start=2):  # each within idle of the last
+            loop.call_later(delay, queue.put_nowait, i)
+        late = loop.call_later(2.0, queue.put_nowait, 9)  # well past idle, before max_wait
+        assert await collect(queue, max_size=8, max_wait=10, idle=0.5) == [1, 2, 3, 4]
+        late.cancel()
+
+    asyncio.run(main())

@@ -58,7 +58,7 @@ def test_minimal_manifest_reads_with_defaults(write_model: WriteModel) -> None:
     ]
     assert model.artifact_path() is None
     assert (m.ood.policy, m.ood.range_margin, m.ood.multivariate) == ("warn", 0.1, True)
-    assert (m.batching.max_batch_size, m.batching.max_wait_ms) == (64, 2.0)
+    assert (m.batching.max_batch_size, m.batching.max_wait_ms) == (64, 10.0)
     assert m.outputs.name == "prediction"
     assert m.training_stats is None
 

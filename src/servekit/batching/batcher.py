@@ -14,6 +14,10 @@ from servekit.monitoring import metrics
 from servekit.repository.manifest import Manifest
 from servekit.runtimes.base import Row, RowOutput
 
+ARRIVAL_GAP = 0.25
+"""A batch waiting for rows stops once none has arrived for this share of ``max_wait``: the
+clients it waited for are back, or they are not coming (independent, open-loop traffic)."""
+
 
 @dataclass(eq=False, slots=True)
 class _Job:
@@ -51,7 +55,8 @@ class Batcher:
 
     A lone row on an idle model runs at once; rows that arrive while a batch runs form the
     next one. ``max_wait`` applies only under load: while another batch of this model runs, or
-    after a batch of several rows (whose clients are about to send their next rows).
+    after a batch of several rows (whose clients are about to send their next rows); the wait
+    ends early once those rows are back, or once rows stop arriving (ARRIVAL_GAP).
     The queue holds at most ``max_queue_rows`` rows: beyond, ``submit`` raises Overloaded.
     """
 
@@ -151,6 +156,7 @@ class Batcher:
                 max_size=self.max_batch_size,
                 max_wait=self.max_wait if busy else 0.0,
                 enough=expected,
+                idle=self.max_wait * ARRIVAL_GAP,
             )
             self._last_size = len(items)
             self._queue_depth.dec(len(items))

@@ -91,9 +91,9 @@ class Batching(_Strict):
 
     max_batch_size: int = Field(default=64, gt=0)
     """Most rows in one model call."""
-    max_wait_ms: float = Field(default=2.0, ge=0)
+    max_wait_ms: float = Field(default=10.0, ge=0)
     """Under load only, longest a batch waits for the rows of clients it just answered
-    (a lone row on an idle model never waits)."""
+    (a lone row on an idle model never waits; a wait also ends once rows stop arriving)."""
     max_request_rows: int | None = Field(default=None, gt=0)
     """Most rows one request may carry (the server's limit applies when unset)."""
     max_queue_rows: int | None = Field(default=None, gt=0)
