@@ -11,7 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from servekit.config import LogSettings
-from servekit.monitoring.logging import BatchingStreamHandler, JsonFormatter, configure_logging
+from servekit.monitoring.logging import (
+    AccessLog,
+    BatchingStreamHandler,
+    JsonFormatter,
+    configure_logging,
+)
 from tests.conftest import IRIS_SETOSA, AppFactory
 
 
@@ -120,3 +125,40 @@ def test_the_access_log_can_be_turned_off(
         logger.removeHandler(caplog.handler)
         configure_logging(LogSettings())
     assert not [r for r in caplog.records if r.name == "servekit.access"]
+
+
+def test_the_access_line_is_the_same_by_the_direct_path_and_by_a_record(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    configure_logging(LogSettings())
+    [handler] = logging.getLogger("servekit").handlers
+    assert isinstance(handler, BatchingStreamHandler)
+    stream, handler.stream = handler.stream, io.StringIO()
+    fields = {"request_id": "r-7", "status": 200, "duration_ms": 1.5}
+    access = AccessLog(logging.getLogger("servekit.access"))
+    try:
+        access.write("POST /x 200", fields)  # only servekit's handler: the direct path
+        handler.flush()
+        direct = json.loads(handler.stream.getvalue())
+        logger = logging.getLogger("servekit.access")
+        logger.addHandler(caplog.handler)  # another handler: an ordinary record
+        try:
+            with caplog.at_level(logging.INFO, logger="servekit.access"):
+                access.write("POST /x 200", fields)
+        finally:
+            logger.removeHandler(caplog.handler)
+    finally:
+        handler.stream = stream
+    [record] = {id(r): r for r in caplog.records if r.name == "servekit.access"}.values()
+    through_record = json.loads(JsonFormatter().format(record))
+    assert direct.pop("time").endswith("+00:00")
+    assert through_record.pop("time").endswith("+00:00")
+    assert direct == through_record
+    assert direct["request_id"] == "r-7"
+    assert direct["message"] == "POST /x 200"
+
+
+def test_closing_twice_is_harmless() -> None:
+    handler = BatchingStreamHandler(io.StringIO())
+    handler.close()
+    handler.close()  # as logging's shutdown does after configure_logging closed it

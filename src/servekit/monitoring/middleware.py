@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servekit.ids import new_id
+from servekit.monitoring.logging import AccessLog
 from servekit.monitoring.metrics import REQUEST_LATENCY, REQUESTS
 
 log = logging.getLogger("servekit.access")
@@ -54,6 +55,7 @@ class RequestRecorder:
     def __init__(self) -> None:
         # Labelled children looked up once: labels() validates and locks on every call.
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._access = AccessLog(log)
 
     def record(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
         """One finished request: ``scope["route"]`` (if any) names its template."""
@@ -73,7 +75,7 @@ class RequestRecorder:
         series[1].observe(elapsed)
         if not log.isEnabledFor(logging.INFO):
             return
-        extra: dict[str, Any] = {
+        fields: dict[str, Any] = {
             "request_id": request_id,
             "method": method,
             "path": scope["path"],
@@ -82,7 +84,7 @@ class RequestRecorder:
             "duration_ms": round(elapsed * 1000, 3),
             "client": scope["client"][0] if scope.get("client") else None,
         }
-        log.info("%s %s %s", method, scope["path"], status, extra=extra)
+        self._access.write(f"{method} {scope['path']} {status}", fields)
 
 
 class MonitoringMiddleware:
