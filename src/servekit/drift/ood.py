@@ -143,9 +143,7 @@ class OODChecker:
             squared: list[float] = []
             for row in rows:
                 d = [row[name] - mean for name, mean in self._mv_pairs]
-                squared.append(
-                    sum(v * sum(map(mul, r, d)) for v, r in zip(d, self._mv_rows, strict=True))
-                )
+                squared.append(sum(map(mul, d, [sum(map(mul, r, d)) for r in self._mv_rows])))
             return squared
         x = np.array([[row[n] for n in self.mv_features] for row in rows], dtype=np.float64)
         diff = x - self.mv_mean

@@ -60,12 +60,12 @@ def classification_outputs(probabilities: Any, labels: Sequence[str]) -> list[Ro
         raise ValueError(
             f"expected probabilities of shape (rows, {len(labels)}), got {probs.shape}"
         )
-    best = probs.argmax(axis=1)
+    # NOTE: through Python lists: iterating a numpy array makes an array object per row and a
+    # numpy scalar per value, several times the cost of the lists' floats.
+    best = probs.argmax(axis=1).tolist()
     return [
-        RowOutput(
-            prediction=labels[int(i)], probabilities=dict(zip(labels, map(float, p), strict=True))
-        )
-        for i, p in zip(best, probs, strict=True)
+        RowOutput(prediction=labels[i], probabilities=dict(zip(labels, p, strict=True)))
+        for i, p in zip(best, probs.tolist(), strict=True)
     ]
 
 
