@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -216,3 +217,60 @@ def test_sqlite_keeps_times_in_the_text_sqlalchemy_writes(database_url: str) -> 
         time = datetime.fromisoformat(text).replace(tzinfo=UTC)
         assert sqlalchemys(time) == text
         assert abs((datetime.now(UTC) - time).total_seconds()) < 5
+
+
+def request(rows: int) -> dict[str, Any]:
+    """What one request of ``rows`` rows records."""
+    return {
+        "model": "iris",
+        "version": "1",
+        "inputs": [{"x": float(i)} for i in range(rows)],
+        "answers": [{"id": new_id(), "prediction": "a", "warnings": []} for _ in range(rows)],
+        "latency_ms": 1.0,
+        "user_id": None,
+    }
+
+
+def logged_ids(database: Database) -> Any:
+    async def read() -> set[str]:
+        async with database.session() as session:
+            return set((await session.execute(select(PredictionRecord.id))).scalars())
+
+    return read()
+
+
+def test_beyond_max_pending_the_oldest_requests_are_dropped_and_counted(tmp_path: Path) -> None:
+    dropped = (
+        REGISTRY.get_sample_value("servekit_prediction_log_rows_total", {"outcome": "dropped"})
+        or 0.0
+    )
+
+    async def main() -> tuple[set[str], list[str]]:
+        async with Database(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}") as database:
+            await database.prepare()
+            log = new_log(database, max_pending=5, flush_interval=60, batch_size=1000)
+            requests = [request(rows) for rows in (2, 3, 2)]  # 7 rows: the first request goes
+            for r in requests:
+                log.record(**r)
+            await log.stop()
+            kept = [a["id"] for r in requests[1:] for a in r["answers"]]
+            return await logged_ids(database), kept
+
+    written, kept = asyncio.run(main())
+    assert written == set(kept)
+    after = REGISTRY.get_sample_value("servekit_prediction_log_rows_total", {"outcome": "dropped"})
+    assert after == dropped + 2
+
+
+def test_sampling_keeps_about_its_share_of_rows(tmp_path: Path) -> None:
+    async def main() -> int:
+        async with Database(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}") as database:
+            await database.prepare()
+            log = new_log(database, sample_rate=0.25)
+            for _ in range(200):
+                log.record(**request(5))
+            await log.stop()
+            return len(await logged_ids(database))
+
+    written = asyncio.run(main())
+    assert 100 < written < 400  # of 1,000 rows; a wrong rate (0 or 1) is far outside
