@@ -102,26 +102,22 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
             return
-        self._pending.append(line)
-        self._chars += len(line)
-        if record.levelno >= logging.WARNING or self._chars >= self.max_chars:
-            self._write()
-        elif self._flusher is None:
-            self._start_flusher()
+        self._buffer(line, urgent=record.levelno >= logging.WARNING)
 
     def add_line(self, line: str) -> None:
         """Buffer an info line formatted elsewhere (the access log's direct path)."""
         with self.lock:  # type: ignore[union-attr]
-            self._pending.append(line + self.terminator)
-            self._chars += len(line) + 1
-            if self._chars >= self.max_chars:
-                self._write()
-            elif self._flusher is None:
-                self._start_flusher()
+            self._buffer(line + self.terminator, urgent=False)
 
-    def _start_flusher(self) -> None:
-        self._flusher = threading.Thread(target=self._run, name="log flusher", daemon=True)
-        self._flusher.start()
+    def _buffer(self, line: str, *, urgent: bool) -> None:
+        # Called with the handler's lock held.
+        self._pending.append(line)
+        self._chars += len(line)
+        if urgent or self._chars >= self.max_chars:
+            self._write()
+        elif self._flusher is None:
+            self._flusher = threading.Thread(target=self._run, name="log flusher", daemon=True)
+            self._flusher.start()
 
     def _write(self) -> None:
         if not self._pending:
