@@ -14,12 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from servekit.api.errors import error_response
 from servekit.api.routes.predict import LeanRoute
 from servekit.exceptions import ClientDisconnected
-from servekit.monitoring.middleware import (
-    BodyTooLarge,
-    RequestRecorder,
-    declared_length,
-    request_id_of,
-)
+from servekit.monitoring.middleware import BodyLimit, RequestRecorder, request_id_of
 
 log = logging.getLogger("servekit.api")
 
@@ -76,20 +71,14 @@ class ExpressLane:
             self.recorder.record(scope, status, time.perf_counter() - start, request_id)
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
-        declared = declared_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
-            raise BodyTooLarge(self.max_body_bytes)
+        limit = BodyLimit(scope, self.max_body_bytes)
         chunks: list[bytes] = []
-        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise ClientDisconnected("the client went away while sending its request")
             chunk = message.get("body", b"")
-            # NOTE: counted on the bytes received, so a false or absent Content-Length cannot get past it.
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise BodyTooLarge(self.max_body_bytes)
+            limit.count(chunk)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)

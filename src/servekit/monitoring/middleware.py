@@ -38,8 +38,7 @@ def request_id_of(scope: Scope) -> str:
     return new_id()
 
 
-def declared_length(scope: Scope) -> int | None:
-    """The request's Content-Length, if it sent a valid one."""
+def _declared_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
@@ -47,6 +46,28 @@ def declared_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+class BodyLimit:
+    """The body limit of one request: its Content-Length checked first, then the bytes received.
+
+    Counted on the bytes received, so a false or absent Content-Length cannot get past it.
+    BodyTooLarge is an HTTPException, so that FastAPI's body parsing re-raises it as it is.
+    """
+
+    def __init__(self, scope: Scope, limit: int) -> None:
+        """Refuse at once a request that declares a body over ``limit`` bytes."""
+        self.limit = limit
+        self.received = 0
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
+            raise BodyTooLarge(limit)
+
+    def count(self, chunk: bytes) -> None:
+        """Add a chunk of the body; refuse once the whole is over the limit."""
+        self.received += len(chunk)
+        if self.received > self.limit:
+            raise BodyTooLarge(self.limit)
 
 
 class RequestRecorder:
@@ -107,17 +128,12 @@ class MonitoringMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = False
-        received = 0
+        limit: BodyLimit | None = None
 
         async def limited_receive() -> Message:
-            nonlocal received
             message = await receive()
-            if message["type"] == "http.request":
-                # NOTE: counted on the bytes received, so a false or absent Content-Length cannot get past it.
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    # NOTE: an HTTPException, so that FastAPI's body parsing re-raises it as it is.
-                    raise BodyTooLarge(self.max_body_bytes)
+            if message["type"] == "http.request" and limit is not None:
+                limit.count(message.get("body", b""))
             return message
 
         async def send_with_id(message: Message) -> None:
@@ -132,9 +148,7 @@ class MonitoringMiddleware:
             await send(message)
 
         try:
-            declared = declared_length(scope)
-            if declared is not None and declared > self.max_body_bytes:
-                raise BodyTooLarge(self.max_body_bytes)
+            limit = BodyLimit(scope, self.max_body_bytes)
             await self.app(scope, limited_receive, send_with_id)
         except BodyTooLarge as exc:
             if started:

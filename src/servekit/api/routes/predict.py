@@ -115,7 +115,7 @@ def _post(service: ModelService, max_rows: int, path: str, **options: Any) -> Le
     adapter = body_adapter(manifest, max_rows)
 
     async def documented(body: BaseModel, request: Request) -> Response:
-        raise NotImplementedError  # never called: LeanRoute serves ``handle``
+        raise NotImplementedError  # never called: LeanRoute serves ``serve``
 
     async def serve(request: Request, body: bytes) -> Response:
         try:
