@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, inspect, select, text
+from sqlalchemy import Connection, delete, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
@@ -16,7 +19,7 @@ from servekit.cli import app as cli
 from servekit.exceptions import DatabaseError
 from servekit.storage import migrate
 from servekit.storage.db import Database
-from servekit.storage.tables import ApiKey, Feedback, PredictionRecord, User
+from servekit.storage.tables import ApiKey, Base, Feedback, PredictionRecord, User
 from tests.conftest import AppFactory
 
 TABLES = {"users", "api_keys", "predictions", "feedback", "alembic_version"}
@@ -35,6 +38,20 @@ def test_an_empty_database_gets_the_schema_on_first_start(database_url: str) -> 
             return await table_names(database)
 
     assert asyncio.run(main()) >= TABLES
+
+
+def test_the_migrations_build_exactly_the_tables_the_code_declares(database_url: str) -> None:
+    # A column, index or key added to tables.py without its migration (or the reverse) shows here.
+    def differences(connection: Connection) -> list[Any]:
+        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+    async def main() -> list[Any]:
+        async with Database(database_url) as database:
+            await database.prepare()
+            async with database.engine.connect() as connection:
+                return await connection.run_sync(differences)
+
+    assert asyncio.run(main()) == []
 
 
 def test_a_database_behind_its_migrations_refuses_to_start(database_url: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -54,7 +54,8 @@ class PredictionRecord(Base):
     """One predicted row: what was asked, what was answered, how long it took, and for whom."""
 
     __tablename__ = "predictions"
-    __table_args__ = (Index("ix_predictions_model_created", "model", "created_at"),)
+    # NOTE: no index beyond the key and the user: each is one more B-tree every logged row is
+    # written into (migration 0003 dropped the unused one on model and time).
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     model: Mapped[str] = mapped_column(String(64))
