@@ -119,6 +119,17 @@ def test_dict_outputs_give_prediction_probabilities_and_extra_fields(
     assert all(type(p) is float for p in (low.probabilities or {}).values())
 
 
+@pytest.mark.parametrize("fields", ["'id': 7", "'warnings': []", "'id': 7, 'warnings': []"])
+def test_an_output_with_the_servers_own_fields_fails_naming_them(
+    make_model: MakeModel, fields: str
+) -> None:
+    source = f"class M:\n    def predict(self, rows):\n        return [{{'prediction': 1, {fields}}} for _ in rows]\n"
+    runtime = make_model(source, entrypoint="model:M")
+    names = ", ".join(sorted(k.split(":")[0].strip("' ") for k in fields.split(", ")))
+    with pytest.raises(PredictionError, match=f"the model's output has {names}: servekit answers"):
+        runtime([{"x": 0.0}])
+
+
 def test_dict_without_prediction_is_a_plain_value(make_model: MakeModel) -> None:
     source = "class M:\n    def predict(self, rows):\n        return [{'a': 1} for _ in rows]\n"
     runtime = make_model(source, entrypoint="model:M")

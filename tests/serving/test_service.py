@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from servekit.drift.ood import OODWarning
 from servekit.exceptions import ModelLoadError, RuntimeNotFound
+from servekit.ids import new_id
+from servekit.runtimes.base import RowOutput
+from servekit.serving.service import Prediction, answer_json
 from tests.conftest import AppFactory
 
 MODEL_CODE = '''
@@ -100,3 +106,27 @@ def test_an_unknown_runtime_stops_start_up_listing_the_installed_ones(
         match="unknown runtime 'tensorflow'; installed runtimes: sklearn, onnx, python",
     ):
         make_app(model_repository=repo_dir)
+
+
+@pytest.mark.parametrize(
+    ("output", "warnings"),
+    [
+        (RowOutput(prediction="setosa", probabilities={"setosa": 0.9, "virginica": 0.1}), []),
+        (RowOutput(prediction=3.5), []),
+        (
+            RowOutput(prediction=None, extra={"note": 'say "hi" — ünïcode\n', "n": [1, 2]}),
+            [OODWarning("x", "out_of_range", 9.5, "within [0, 1]", "x is 9.5")],
+        ),
+    ],
+)
+def test_an_answer_made_from_its_json_parts_is_the_answer_as_one_object(
+    output: RowOutput, warnings: list[OODWarning]
+) -> None:
+    prediction = Prediction(id=new_id(), output=output, warnings=warnings)
+    text = answer_json(prediction.id, prediction.output_json(), prediction.warnings_json())
+    expected: dict[str, Any] = {"id": prediction.id, "prediction": output.prediction}
+    if output.probabilities is not None:
+        expected["probabilities"] = output.probabilities
+    expected.update(output.extra or {})
+    expected["warnings"] = [w.public() for w in warnings]
+    assert list(json.loads(text).items()) == list(expected.items())  # the same fields, in order

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
+from pydantic_core import to_json
 from sqlalchemy import func, select
 
 from servekit.ids import new_id
@@ -20,8 +21,8 @@ from servekit.storage.tables import PredictionRecord
 
 def predict(log: PredictionLog, n: int, *, user_id: int | None = None) -> list[str]:
     """Record ``n`` predicted rows as the predict route does; their ids."""
-    answers: list[dict[str, Any]] = [
-        {"id": new_id(), "prediction": "setosa", "probabilities": {"setosa": 0.9}, "warnings": []}
+    answers = [
+        (new_id(), b'{"prediction":"setosa","probabilities":{"setosa":0.9}}', b"[]")
         for _ in range(n)
     ]
     log.record(
@@ -32,7 +33,7 @@ def predict(log: PredictionLog, n: int, *, user_id: int | None = None) -> list[s
         latency_ms=0.5,
         user_id=user_id,
     )
-    return [a["id"] for a in answers]
+    return [a[0] for a in answers]
 
 
 async def logged_count(database: Database) -> int:
@@ -107,12 +108,13 @@ def test_logged_rows_read_back_as_they_were_predicted(database_url: str) -> None
             log = new_log(database)
             await log.start()
             warning = {"feature": "sepal_length", "kind": "out_of_range", "message": "high"}
-            answer = {
-                "id": new_id(),
-                "prediction": "setosa",
-                "probabilities": {"setosa": 0.98, "virginica": 0.02},
-                "warnings": [warning],
-            }
+            answer = (
+                new_id(),
+                to_json(
+                    {"prediction": "setosa", "probabilities": {"setosa": 0.98, "virginica": 0.02}}
+                ),
+                to_json([warning]),
+            )
             log.record(
                 model="iris",
                 version="2",
@@ -123,7 +125,7 @@ def test_logged_rows_read_back_as_they_were_predicted(database_url: str) -> None
             )
             await log.stop()
             async with database.session() as session:
-                record = await get_prediction(session, prediction_id=answer["id"])
+                record = await get_prediction(session, prediction_id=answer[0])
             assert record is not None
             assert (record.model, record.version, record.latency_ms) == ("iris", "2", 1.25)
             assert record.inputs == {"sepal_length": 9.9, "when": "2026-01-02T00:00:00Z"}
@@ -225,7 +227,7 @@ def request(rows: int) -> dict[str, Any]:
         "model": "iris",
         "version": "1",
         "inputs": [{"x": float(i)} for i in range(rows)],
-        "answers": [{"id": new_id(), "prediction": "a", "warnings": []} for _ in range(rows)],
+        "answers": [(new_id(), b'{"prediction":"a"}', b"[]") for _ in range(rows)],
         "latency_ms": 1.0,
         "user_id": None,
     }
@@ -253,7 +255,7 @@ def test_beyond_max_pending_the_oldest_requests_are_dropped_and_counted(tmp_path
             for r in requests:
                 log.record(**r)
             await log.stop()
-            kept = [a["id"] for r in requests[1:] for a in r["answers"]]
+            kept = [a[0] for r in requests[1:] for a in r["answers"]]
             return await logged_ids(database), kept
 
     written, kept = asyncio.run(main())
@@ -274,3 +276,30 @@ def test_sampling_keeps_about_its_share_of_rows(tmp_path: Path) -> None:
 
     written = asyncio.run(main())
     assert 100 < written < 400  # of 1,000 rows; a wrong rate (0 or 1) is far outside
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_writes_a_batch_of_several_statements_whole_or_not_at_all(
+    database_url: str,
+) -> None:
+    # A batch wider than one statement's parameters is several INSERTs in one transaction.
+    def rows(ids: list[str], writer: Any) -> list[Any]:
+        return [(i, "iris", "1", "{}", "{}", "[]", 1.0, None, writer.stamp()) for i in ids]
+
+    async def main() -> tuple[set[str], set[str]]:
+        async with Database(database_url) as database:
+            await database.prepare()
+            writer = row_writer(database)
+            writer.chunk = 4  # type: ignore[attr-defined]
+            first = [new_id() for _ in range(10)]
+            await writer.write(rows(first, writer))
+            after_first = await logged_ids(database)
+            # The third statement repeats a key: the two before it must not stay.
+            with pytest.raises(Exception, match="UNIQUE"):
+                await writer.write(rows([new_id() for _ in range(8)] + first[:1], writer))
+            await writer.close()
+            return after_first, await logged_ids(database)
+
+    after_first, after_second = asyncio.run(main())
+    assert after_first == after_second
+    assert len(after_first) == 10

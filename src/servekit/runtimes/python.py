@@ -10,6 +10,9 @@ from typing import Any
 
 from servekit.runtimes.base import Row, RowOutput, Runtime
 
+RESERVED = frozenset({"id", "warnings"})
+"""Fields of each answer that the server fills in, never the model."""
+
 
 class PythonRuntime(Runtime):
     """Loads ``entrypoint: module:Class`` from the model folder (``module.py``) or an installed module.
@@ -62,10 +65,20 @@ class PythonRuntime(Runtime):
         return self.instance.predict(batch)
 
     def encode(self, output: Any) -> list[RowOutput]:
-        """Accept plain values or ``{"prediction": ..., "probabilities": ...}`` per row."""
+        """Accept plain values or ``{"prediction": ..., "probabilities": ..., <more fields>}`` per row.
+
+        More fields are answered beside the prediction, except ``id`` and ``warnings``: the
+        server's own fields of each answer. A model that returns them fails, saying why.
+        """
         results = []
         for item in output:
             if isinstance(item, dict) and "prediction" in item:
+                reserved = RESERVED.intersection(item)
+                if reserved:
+                    raise ValueError(
+                        f"the model's output has {', '.join(sorted(reserved))}: servekit answers "
+                        "each row's id and warnings itself; name the model's own fields otherwise"
+                    )
                 rest = {k: v for k, v in item.items() if k not in ("prediction", "probabilities")}
                 probs = item.get("probabilities")
                 results.append(

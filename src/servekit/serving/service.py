@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import to_json
+
 from servekit.drift.ood import OODChecker, OODWarning
 from servekit.exceptions import OutOfDistributionError
 from servekit.ids import new_id
@@ -23,15 +25,28 @@ class Prediction:
     output: RowOutput
     warnings: list[OODWarning]
 
-    def public(self) -> dict[str, Any]:
-        """JSON-ready form for responses."""
-        body: dict[str, Any] = {"id": self.id, "prediction": self.output.prediction}
-        if self.output.probabilities is not None:
-            body["probabilities"] = self.output.probabilities
-        if self.output.extra:
-            body.update(self.output.extra)
-        body["warnings"] = [w.public() for w in self.warnings]
-        return body
+    def output_json(self) -> bytes:
+        """What the model said, as one JSON object: ``prediction``, ``probabilities`` if any, extra fields."""
+        out = self.output
+        body: dict[str, Any] = {"prediction": out.prediction}
+        if out.probabilities is not None:
+            body["probabilities"] = out.probabilities
+        if out.extra:
+            body.update(out.extra)
+        return to_json(body)
+
+    def warnings_json(self) -> bytes:
+        """The row's out-of-distribution warnings, as a JSON array."""
+        return to_json([w.public() for w in self.warnings]) if self.warnings else b"[]"
+
+
+def answer_json(prediction_id: str, output: bytes, warnings: bytes) -> bytes:
+    """One row's answer in a response: ``{"id": ..., <the output's fields>, "warnings": [...]}``.
+
+    Made from the JSON texts the prediction log keeps too, so that each is encoded once.
+    """
+    # NOTE: ids are hex digits, and output is a JSON object with at least ``prediction``.
+    return b'{"id":"%s",%s,"warnings":%s}' % (prediction_id.encode(), output[1:-1], warnings)
 
 
 class ModelService:

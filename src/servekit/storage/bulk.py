@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -87,9 +88,18 @@ class RowWriter:
         raise NotImplementedError
 
 
-class SqliteWriter(RowWriter):
-    """SQLite (aiosqlite): multi-row INSERTs in one transaction, in the connection's thread.
+def _max_parameters() -> int:
+    """Parameters one SQLite statement may bind: 32,766 by default since SQLite 3.32, 999 before."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as connection:
+        return connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
+
+class SqliteWriter(RowWriter):
+    """SQLite (aiosqlite): a batch is one multi-row INSERT, when the library binds that many values.
+
+    The INSERT and its COMMIT are two trips to the connection's thread for the whole batch (the
+    driver begins a transaction before the INSERT). Each trip has that thread take the GIL from
+    the event loop and hand a result back: few trips, not small statements.
     Not ``executemany``: it gives up and takes back the GIL for every row, and costs more.
     """
 
@@ -97,11 +107,13 @@ class SqliteWriter(RowWriter):
     # 1 ms, 2 us a row of a 500-row batch. There is no server to restart under a kept one.
     keep_connection = True
 
-    CHUNK = 100
-    """Rows a statement: 900 parameters, under the 999 older SQLite builds allow."""
+    STATEMENTS = 8
+    """Distinct statements kept (by row count): a loaded server writes full batches."""
 
     def __init__(self, database: Database) -> None:
         super().__init__(database)
+        self.chunk = max(1, _max_parameters() // len(COLUMNS))
+        """Rows a statement."""
         self._statements: dict[int, str] = {}
         self._second = -1
         self._prefix = ""
@@ -117,18 +129,16 @@ class SqliteWriter(RowWriter):
         return f"{self._prefix}.{nanos // 1000:06d}"
 
     async def _insert(self, driver: Any, rows: Sequence[LogRow]) -> None:
-        values = list(chain.from_iterable(rows))
-        width = len(COLUMNS)
-        step = self.CHUNK * width
-        # NOTE: an explicit BEGIN: with the driver in autocommit mode, each statement would commit.
-        await driver.execute("BEGIN")
-        for start in range(0, len(values), step):
-            chunk = values[start : start + step]
-            await driver.execute(self._sql(len(chunk) // width), chunk)
+        # NOTE: the driver (sqlite3's default isolation) opens the transaction at the first INSERT.
+        for start in range(0, len(rows), self.chunk):
+            part = rows[start : start + self.chunk]
+            await driver.execute(self._sql(len(part)), list(chain.from_iterable(part)))
         await driver.commit()
 
     def _sql(self, rows: int) -> str:
         if rows not in self._statements:
+            if len(self._statements) >= self.STATEMENTS:
+                self._statements.clear()
             row = f"({', '.join('?' * len(COLUMNS))})"
             self._statements[rows] = (
                 f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES {', '.join([row] * rows)}"

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import random
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic_core import to_json
@@ -21,11 +21,8 @@ from servekit.storage.tables import PredictionRecord
 
 log = logging.getLogger("servekit.storage")
 
-_NOT_OUTPUT = {"id", "warnings"}
-
-
-def _json(value: Any) -> str:
-    return to_json(value).decode()
+LoggedAnswer = tuple[str, bytes, bytes]
+"""One row's answer as the response has it: the prediction's id; its output and warnings (JSON)."""
 
 
 class PredictionLog:
@@ -47,6 +44,7 @@ class PredictionLog:
         self.sample_rate = sample_rate
         self.batch_size = batch_size
         self.flush_interval = flush_interval
+        self.max_pending = max_pending
         self._writer = row_writer(database)
         self._pending: deque[LogRow] = deque(maxlen=max_pending)
         self._wake = asyncio.Event()
@@ -59,35 +57,41 @@ class PredictionLog:
         model: str,
         version: str,
         inputs: Sequence[Any],
-        answers: Sequence[Mapping[str, Any]],
+        answers: Sequence[LoggedAnswer],
         latency_ms: float,
         user_id: int | None,
     ) -> None:
-        """Queue one request's rows and their answers (``id``, ``warnings`` and the output); cheap and synchronous."""
+        """Queue one request's rows and their answers; cheap and synchronous.
+
+        ``answers`` are what the response says of each row, as JSON texts: id, output, warnings.
+        """
         pairs: Any = zip(inputs, answers, strict=True)
+        count = len(answers)
         if self.sample_rate < 1.0:
             pairs = [pair for pair in pairs if random.random() < self.sample_rate]
-        now = self._writer.stamp()
-        # JSON text now, once: the queue holds strings, not live dicts (see LogRow).
-        rows = [
-            (
-                answer["id"],
-                model,
-                version,
-                _json(row),
-                to_json(answer, exclude=_NOT_OUTPUT).decode(),
-                _json(answer["warnings"]) if answer["warnings"] else "[]",
-                latency_ms,
-                user_id,
-                now,
-            )
-            for row, answer in pairs
-        ]
-        dropped = max(0, len(self._pending) + len(rows) - (self._pending.maxlen or 0))
-        if dropped:
+            count = len(pairs)
+        pending = self._pending
+        dropped = count - (self.max_pending - len(pending))
+        if dropped > 0:  # the deque lets go of its oldest rows as the new ones come
             metrics.PREDICTION_LOG.labels("dropped").inc(dropped)
-        self._pending.extend(rows)
-        if len(self._pending) >= self.batch_size:
+        now = self._writer.stamp()
+        # JSON text now: the queue holds strings, not live dicts (see LogRow).
+        # NOTE: a loop of appends, not a list built and then added: this runs once a request.
+        for row, (prediction_id, output, warnings) in pairs:
+            pending.append(
+                (
+                    prediction_id,
+                    model,
+                    version,
+                    to_json(row).decode(),
+                    output.decode(),
+                    warnings.decode(),
+                    latency_ms,
+                    user_id,
+                    now,
+                )
+            )
+        if len(pending) >= self.batch_size:
             self._wake.set()
 
     async def start(self) -> None:
