@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -82,6 +83,8 @@ class Run:
     non2xx: int
     errors: int
     requests: int
+    cpu_us: float = math.nan
+    """The server's CPU time (all its threads) per request, where measured (side by side)."""
 
     @property
     def valid(self) -> bool:
@@ -110,6 +113,13 @@ def free_port() -> int:
 @contextmanager
 def running(contender: Contender, port: int, log: Path) -> Iterator[str]:
     """Start the contender pinned to the server core; yield its base URL; stop it."""
+    with started(contender, port, log) as (url, _):
+        yield url
+
+
+@contextmanager
+def started(contender: Contender, port: int, log: Path) -> Iterator[tuple[str, int]]:
+    """Start the contender pinned to the server core; yield its base URL and process id; stop it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **contender.env}
     command = ["taskset", "-c", str(SERVER_CORE), *contender.command, "--port", str(port)]
     with log.open("ab") as out:
@@ -129,7 +139,7 @@ def running(contender: Contender, port: int, log: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{contender.name} was not ready within 60 s; see {log}")
             time.sleep(0.2)
-        yield url
+        yield url, process.pid  # NOTE: taskset execs the server: the same process
     finally:
         process.terminate()
         try:
@@ -166,7 +176,15 @@ def measure(
     contender: Contender, model: str, url: str, script: Path, concurrency: int, seconds: float
 ) -> Run:
     wrk(url + contender.path, script, concurrency, max(1.0, seconds / 4))  # warm-up, not counted
-    r = wrk(url + contender.path, script, concurrency, seconds)
+    return _run(
+        contender, model, concurrency, wrk(url + contender.path, script, concurrency, seconds)
+    )
+
+
+def _run(
+    contender: Contender, model: str, concurrency: int, r: dict[str, int], cpu_s: float = math.nan
+) -> Run:
+    """A Run from wrk's report (and the server's CPU seconds over it, if measured)."""
     return Run(
         contender=contender.name,
         model=model,
@@ -178,7 +196,14 @@ def measure(
         non2xx=r["non2xx"],
         errors=r["errors"],
         requests=r["requests"],
+        cpu_us=cpu_s / max(1, r["requests"]) * 1e6,
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far, all its threads (those ended too), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def contenders(model: str, folder: Path) -> list[Contender]:
@@ -209,11 +234,13 @@ PAIRS = 5
 
 @dataclass
 class Pairs:
-    """Two contenders running side by side, measured in turns: the median says how they differ.
+    """Two contenders running at once, measured in pairs: the median says how they differ.
 
     Measured one after the other, minutes apart, two servers also differ by what the machine did
     meanwhile (on a shared machine, easily 10%, more than the differences the targets are about).
-    Here both run at once (the idle one costs nothing) and each pair alternates which goes first.
+    Here both run at once. Throughput comparisons load both at once (``side_by_side``) and
+    compare their CPU time per request; latency at one client measures them in turns (``paired``),
+    each pair alternating which goes first.
     """
 
     first: str
@@ -221,10 +248,62 @@ class Pairs:
     model: str
     concurrency: int
     runs: list[tuple[Run, Run]]
+    at_once: bool = False
+    """Loaded at the same time (``side_by_side``), not in turns: compare CPU time per request."""
 
     def median(self, of: Callable[[Run, Run], float]) -> float:
         """The median over the pairs of ``of(first's run, second's run)``."""
         return statistics.median(of(a, b) for a, b in self.runs)
+
+
+def side_by_side(
+    first: Contender,
+    second: Contender,
+    model: str,
+    script: Path,
+    concurrency: int,
+    log: Path,
+    seconds: float = 5.0,
+    rounds: int = PAIRS,
+) -> Pairs:
+    """Load ``first`` and ``second`` at once, each from its own wrk, ``rounds`` times.
+
+    Both share the server core in every moment, so whatever else the machine does slows both
+    alike; each one's CPU time per request, read from /proc, is its cost. On one saturated core,
+    throughput is one over that cost, so their ratio is the ratio of their throughputs alone.
+    """
+    with started(first, free_port(), log) as a, started(second, free_port(), log) as b:
+        sides = [(first, a[0] + first.path, a[1]), (second, b[0] + second.path, b[1])]
+        _at_once(sides, model, script, concurrency, 2.0)  # warm-up, not counted
+        runs = [_at_once(sides, model, script, concurrency, seconds) for _ in range(rounds)]
+    return Pairs(first.name, second.name, model, concurrency, runs, at_once=True)
+
+
+def _at_once(
+    sides: list[tuple[Contender, str, int]],
+    model: str,
+    script: Path,
+    concurrency: int,
+    seconds: float,
+) -> tuple[Run, Run]:
+    reports: dict[int, dict[str, int]] = {}
+
+    def load(i: int, url: str) -> None:
+        reports[i] = wrk(url, script, concurrency, seconds)
+
+    before = [cpu_seconds(pid) for _, _, pid in sides]
+    threads = [threading.Thread(target=load, args=(i, url)) for i, (_, url, _) in enumerate(sides)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if len(reports) != len(sides):
+        raise RuntimeError(f"wrk failed against {model}; see the output above")
+    first, second = (
+        _run(contender, model, concurrency, reports[i], cpu_seconds(pid) - before[i])
+        for i, (contender, _, pid) in enumerate(sides)
+    )
+    return first, second
 
 
 def paired(
@@ -255,10 +334,11 @@ def comparisons(work: Path, log: Path) -> list[Pairs]:
     for name in BODIES:
         kinds = {c.name: c for c in contenders(name, work / "models" / name)}
         script = work / f"{name}.lua"
-        out.append(paired(kinds[ON], kinds[NO_LOG], name, script, 64, log))
+        out.append(side_by_side(kinds[ON], kinds[NO_LOG], name, script, 64, log))
+        # Latency at one client is measured alone, in turns: a neighbour's work would be in it.
         out.append(paired(kinds[ON], kinds[OFF], name, script, 1, log))
         if name == "iris":
-            out.append(paired(kinds[ON], ceiling_contender(), name, script, 64, log))
+            out.append(side_by_side(kinds[ON], ceiling_contender(), name, script, 64, log))
         print(*(pairs_line(p) for p in out[-3 if name == "iris" else -2 :]), sep="\n", flush=True)
     return out
 
@@ -266,7 +346,8 @@ def comparisons(work: Path, log: Path) -> list[Pairs]:
 def pairs_line(p: Pairs) -> str:
     """One comparison, as progress."""
     return f"{p.model:7} c={p.concurrency:<3} {p.first} / {p.second}: " + ", ".join(
-        f"{a.rps:,.0f}/{b.rps:,.0f} req/s p50 {a.p50_ms:.2f}/{b.p50_ms:.2f} ms" for a, b in p.runs
+        f"{a.rps:,.0f}/{b.rps:,.0f} req/s {a.cpu_us:.1f}/{b.cpu_us:.1f} us/req p50 {a.p50_ms:.2f}/{b.p50_ms:.2f} ms"
+        for a, b in p.runs
     )
 
 
@@ -472,6 +553,24 @@ def _ratio(runs: list[Run], contender: str, model: str, c: int, against: str = B
     return by[(contender, model, c)].rps / by[(against, model, c)].rps
 
 
+SATURATED = 0.9
+"""Share of the server core two servers loaded at once use together when CPU is their bound."""
+
+
+def throughput_ratio(first: Run, second: Run) -> float:
+    """First's throughput over second's, as each would do alone, from a run side by side.
+
+    When the two use the whole core between them, CPU bounds each: throughput alone is one over
+    the CPU time per request, and the ratio is second's cost over first's. When they leave the
+    core idle (the fixed-cost model, one 10 ms call at a time), something else bounds them, and
+    their req/s compare directly.
+    """
+    used = (first.cpu_us * first.rps + second.cpu_us * second.rps) / 1e6
+    if used >= SATURATED:
+        return second.cpu_us / first.cpu_us
+    return first.rps / second.rps
+
+
 def _find(compared: list[Pairs], second: str, model: str, concurrency: int) -> Pairs:
     return next(
         p for p in compared if (p.second, p.model, p.concurrency) == (second, model, concurrency)
@@ -485,7 +584,7 @@ def targets(runs: list[Run], compared: list[Pairs]) -> list[tuple[str, str, bool
     cannot change the verdict); the ceiling, the prediction log and batching at one client, whose
     targets are about differences of a few percent or a millisecond, from the paired comparisons.
     """
-    to_ceiling = _find(compared, CEILING, "iris", 64).median(lambda a, b: a.rps / b.rps)
+    to_ceiling = _find(compared, CEILING, "iris", 64).median(throughput_ratio)
     checks = [
         (
             "RandomForest, 64 clients: batching on >= 12x baseline",
@@ -505,7 +604,7 @@ def targets(runs: list[Run], compared: list[Pairs]) -> list[tuple[str, str, bool
         for name, value, goal in checks
     ]
     for model in BODIES:
-        cost = _find(compared, NO_LOG, model, 64).median(lambda a, b: 1 - a.rps / b.rps)
+        cost = 1 - _find(compared, NO_LOG, model, 64).median(throughput_ratio)
         out.append(
             (
                 f"{model}, 64 clients: the prediction log costs < 10% of throughput",
@@ -530,21 +629,31 @@ def paired_section(compared: list[Pairs]) -> list[str]:
     lines = [
         "## Paired comparisons",
         "",
-        f"Both servers run at once, pinned to the server core, and are measured {PAIRS} times each in"
-        " turns (each pair alternates which goes first); a target takes the median over the pairs."
-        " Measured minutes apart instead, the same two servers differ by several percent from one"
-        " run to the next on a shared machine.",
+        "Both servers run at once, pinned to the server core. For throughput (64 clients), each has"
+        f" its own wrk and both are loaded at the same time, {PAIRS} times: whatever else the"
+        " machine does slows both alike. Each server's CPU time per request (all its threads, from"
+        " /proc) is its cost; on one saturated core throughput is one over it, so the ratio of"
+        " the two costs is the ratio of their throughputs alone, and the req/s shown (each with"
+        " about half the core) are not what either does alone. Where the two together use less"
+        f" than {SATURATED:.0%} of the core (the fixed-cost model: its lock, not the CPU, is the"
+        " bound), their req/s are compared instead. For latency (1 client), they are"
+        f" measured alone, {PAIRS} times each in turns, each pair alternating which goes first. A"
+        " target takes the median over the pairs. Measured minutes apart instead, the same two"
+        " servers differ by several percent from one run to the next on a shared machine.",
         "",
         "| model | clients | first / second | pairs: first / second | median |",
         "|---|---|---|---|---|",
     ]
     for p in compared:
-        if p.concurrency == 1:
+        if p.at_once:
+            each = [
+                f"{a.cpu_us:.1f} / {b.cpu_us:.1f} us/req ({a.rps:,.0f} / {b.rps:,.0f} req/s)"
+                for a, b in p.runs
+            ]
+            median = f"throughput ratio {p.median(throughput_ratio):.3f}"
+        else:
             each = [f"{a.p50_ms:.2f} / {b.p50_ms:.2f} ms" for a, b in p.runs]
             median = f"p50 {p.median(lambda a, b: a.p50_ms - b.p50_ms):+.3f} ms"
-        else:
-            each = [f"{a.rps:,.0f} / {b.rps:,.0f}" for a, b in p.runs]
-            median = f"req/s ratio {p.median(lambda a, b: a.rps / b.rps):.3f}"
         lines.append(
             f"| {p.model} | {p.concurrency} | {p.first} / {p.second} | {'; '.join(each)} | {median} |"
         )
@@ -663,6 +772,11 @@ def main() -> None:
         action="store_true",
         help="measure only distributed mode and print it (RESULTS.md is left as it is)",
     )
+    parser.add_argument(
+        "--compared-only",
+        action="store_true",
+        help="measure only the paired comparisons and print them (RESULTS.md is left as it is)",
+    )
     args = parser.parse_args()
     seconds = 2.0 if args.quick else args.seconds
     for tool in ("wrk", "taskset", "lscpu"):
@@ -679,6 +793,14 @@ def main() -> None:
         (work / f"{name}.lua").write_text(LUA % json.dumps(body))
     if args.distributed_only:
         distributed(work / "models", work, log, seconds)
+        return
+    if args.compared_only:
+        for p in comparisons(work, log):
+            print(f"==> {p.model} c={p.concurrency} {p.first} / {p.second}: ", end="")
+            if p.at_once:
+                print(f"throughput ratio {p.median(throughput_ratio):.3f}")
+            else:
+                print(f"p50 {p.median(lambda a, b: a.p50_ms - b.p50_ms):+.3f} ms")
         return
     raw = raw_throughput(models, min(seconds, 2.0))
     runs: list[Run] = []
