@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.distributed import variant  # noqa: E402
 from bench.models import build  # noqa: E402
-from bench.run import BODIES, LOAD_CORE, LUA, SERVER_CORE, free_port, wrk  # noqa: E402
+from bench.run import BODIES, LOAD_CORE, LUA, SERVER_CORE, cpu_seconds, free_port, wrk  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -44,11 +44,6 @@ class Sample:
     p50_ms: float
     others: float
     """Share of the server's core that other processes used meanwhile."""
-
-
-def process_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def core_busy(core: int) -> float:
@@ -84,9 +79,9 @@ def start(
 def sample(
     process: subprocess.Popen[bytes], url: str, script: Path, clients: int, seconds: float
 ) -> Sample:
-    cpu, busy, began = process_cpu(process.pid), core_busy(SERVER_CORE), time.monotonic()
+    cpu, busy, began = cpu_seconds(process.pid), core_busy(SERVER_CORE), time.monotonic()
     result = wrk(url, script, clients, seconds)
-    cpu, busy = process_cpu(process.pid) - cpu, core_busy(SERVER_CORE) - busy
+    cpu, busy = cpu_seconds(process.pid) - cpu, core_busy(SERVER_CORE) - busy
     if result["non2xx"] or result["errors"]:
         raise RuntimeError(f"{url}: {result['non2xx']} non-2xx answers, {result['errors']} errors")
     return Sample(

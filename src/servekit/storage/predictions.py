@@ -44,7 +44,6 @@ class PredictionLog:
         self.sample_rate = sample_rate
         self.batch_size = batch_size
         self.flush_interval = flush_interval
-        self.max_pending = max_pending
         self._writer = row_writer(database)
         self._pending: deque[LogRow] = deque(maxlen=max_pending)
         self._wake = asyncio.Event()
@@ -71,7 +70,7 @@ class PredictionLog:
             pairs = [pair for pair in pairs if random.random() < self.sample_rate]
             count = len(pairs)
         pending = self._pending
-        dropped = count - (self.max_pending - len(pending))
+        dropped = count - ((pending.maxlen or 0) - len(pending))
         if dropped > 0:  # the deque lets go of its oldest rows as the new ones come
             metrics.PREDICTION_LOG.labels("dropped").inc(dropped)
         now = self._writer.stamp()
