@@ -6,7 +6,6 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from types import SimpleNamespace
 
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -22,13 +21,18 @@ from servekit.api.routes import auth as auth_routes
 from servekit.api.routes import feedback, health, keys, models, predictions, users
 from servekit.api.routes.predict import LeanRoute, model_routes
 from servekit.auth.bootstrap import ensure_admin, first_admin
-from servekit.auth.ratelimit import FailureLimiter
+from servekit.auth.ratelimit import AttemptStore, LoginGuard
+from servekit.auth.redis_attempts import RedisAttempts
+from servekit.auth.revocation import AccessCache, Revocations
 from servekit.auth.secret import token_secret
 from servekit.auth.tokens import TokenService
+from servekit.auth.work import PasswordWork
 from servekit.config import Settings
 from servekit.monitoring.exposition import Exposition
 from servekit.monitoring.middleware import MonitoringMiddleware, RequestRecorder
+from servekit.queue.connection import connect
 from servekit.serving.registry import ServedModels
+from servekit.storage.attempts import DatabaseAttempts
 from servekit.storage.db import Database, default_url
 from servekit.storage.predictions import PredictionLog
 
@@ -80,6 +84,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         secret, auth.jwt_issuer, auth.jwt_audience, timedelta(minutes=auth.token_minutes)
     )
     exposition = Exposition()
+    # Distributed mode: the login limits and revocations are shared through the queue's Redis.
+    shared = connect(settings.redis_url) if settings.redis_url else None
+    access = AccessCache(database, auth.access_cache_s)
+    revocations = Revocations(access, shared, f"{settings.queue.prefix}:revocations")
+    attempts: AttemptStore = (
+        DatabaseAttempts(database)
+        if shared is None
+        else RedisAttempts(shared, settings.queue.prefix)
+    )
 
     async def metrics(request: Request) -> Response:
         """Prometheus exposition: this process's metrics, or the sum over the server's processes."""
@@ -94,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if admin is not None:
                 await ensure_admin(database, admin)
             await served.start()
+            await revocations.start()
             if prediction_log is not None:
                 await prediction_log.start()
             async with database.session() as session:
@@ -108,6 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if prediction_log is not None:
                 await prediction_log.stop()
         finally:
+            await revocations.stop()
+            if shared is not None:
+                await shared.aclose()
             # Also when start-up fails: no pooled connection is left behind.
             await database.close()
             exposition.process_exited()
@@ -126,12 +143,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     app.state.tokens = tokens
     app.state.prediction_log = prediction_log
-    app.state.credentials = Credentials(
-        tokens, database, settings.allow_anonymous, auth.key_cache_s
-    )
-    app.state.login_limits = SimpleNamespace(
-        account=FailureLimiter(auth.max_failed_logins_per_account, auth.failed_login_window_s),
-        address=FailureLimiter(auth.max_failed_logins_per_address, auth.failed_login_window_s),
+    app.state.credentials = Credentials(tokens, access, settings.allow_anonymous)
+    app.state.revocations = revocations
+    app.state.login_guard = LoginGuard(attempts, auth, secret)
+    app.state.password_work = PasswordWork(
+        concurrent=auth.password_checks, waiting=auth.password_queue
     )
     install_error_handlers(app)
     # NOTE: the prediction routes go straight onto the app's router, first: an included router is

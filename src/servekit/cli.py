@@ -367,13 +367,16 @@ def users_create(
     from pydantic import TypeAdapter, ValidationError
     from pydantic.networks import EmailStr
 
+    from servekit.auth.names import name_problem, normalize_email
     from servekit.auth.passwords import check_strength, hash_password
     from servekit.storage.users import create_user
 
     try:
-        email = TypeAdapter(EmailStr).validate_python(email)
+        email = TypeAdapter(EmailStr).validate_python(normalize_email(email))
     except ValidationError:
         raise _fail(f"{email!r} is not a valid email address") from None
+    if (problem := name_problem(name)) is not None:
+        raise _fail(problem)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -416,16 +419,39 @@ def users_list() -> None:
 def users_delete(
     email: Annotated[str, typer.Argument(help="The email of the account to delete.")],
 ) -> None:
-    """Delete an account, with its API keys and feedback."""
+    """Delete an account: its tokens and keys stop working, its feedback goes."""
+    from servekit.auth.names import normalize_email
     from servekit.storage.users import delete_user, get_user_by_email
 
-    async def work(session: Any) -> bool:
-        user = await get_user_by_email(session, email=email)
-        return user is not None and await delete_user(session, user_id=user.id)
+    email = normalize_email(email)
 
-    if not _with_session(work):
-        raise _fail(f"no user with email {email.lower()}", code=1)
-    console.print(f"deleted {email.lower()}")
+    async def work(session: Any) -> int | None:
+        user = await get_user_by_email(session, email=email)
+        if user is None or not await delete_user(session, user_id=user.id):
+            return None
+        await _announce_revocation(user.id)
+        return user.id
+
+    if _with_session(work) is None:
+        raise _fail(f"no user with email {email}", code=1)
+    console.print(f"deleted {email}")
+
+
+async def _announce_revocation(user_id: int) -> None:
+    # Servers cache a token's check for a moment (auth.access_cache_s); with Redis they hear of
+    # the deletion at once.
+    settings = Settings()
+    if settings.redis_url is None:
+        return
+    from servekit.auth.revocation import AccessCache, Revocations
+    from servekit.queue.connection import connect
+
+    redis = connect(settings.redis_url)
+    try:
+        cache = AccessCache(None, 0)  # type: ignore[arg-type]  # nothing is read through it
+        await Revocations(cache, redis, f"{settings.queue.prefix}:revocations").user(user_id)
+    finally:
+        await redis.aclose()
 
 
 def main() -> None:

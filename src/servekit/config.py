@@ -44,16 +44,32 @@ class AuthSettings(BaseModel):
     """How long an access token is valid."""
 
     max_failed_logins_per_account: int = Field(default=5, gt=0)
-    """Failed logins allowed per account in the window; beyond, 429 with Retry-After."""
+    """Failed logins allowed in the window for one account from one client address (or from one
+    device that signed in to it before); beyond, 429 with Retry-After."""
 
     max_failed_logins_per_address: int = Field(default=20, gt=0)
-    """Failed logins allowed per client address in the window."""
+    """Failed logins allowed in the window from one client address, over all accounts."""
+
+    max_failed_logins_per_account_total: int = Field(default=100, gt=0)
+    """Failed logins allowed in the window for one account from all addresses together (guessing
+    spread over many addresses). Devices that signed in to the account before are exempt."""
 
     failed_login_window_s: float = Field(default=300.0, gt=0)
     """The window, in seconds, over which failed logins are counted."""
 
-    key_cache_s: float = Field(default=10.0, ge=0)
-    """How long a checked API key is remembered for predictions (a revoked key works this long)."""
+    device_cookie_days: float = Field(default=30.0, gt=0)
+    """How long the device cookie of a successful login lets its client past others' failures."""
+
+    access_cache_s: float = Field(default=2.0, ge=0, le=60)
+    """How long a prediction remembers that a token's user or an API key is live. Revocations
+    reach the process that made them at once, every process at once through Redis, and other
+    processes (``--workers N`` without Redis) within this time."""
+
+    password_checks: int = Field(default=2, gt=0)
+    """Password hashes computed at once (each holds 19 MiB for about a tenth of a second)."""
+
+    password_queue: int = Field(default=16, ge=0)
+    """Logins and registrations that may wait for a password check; beyond, 503 with Retry-After."""
 
 
 class BootstrapAdminSettings(BaseModel):

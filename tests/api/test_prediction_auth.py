@@ -18,7 +18,7 @@ def client(make_app: AppFactory, database_url: str) -> Iterator[TestClient]:
     app = make_app(
         database_url=database_url,
         allow_anonymous=False,
-        auth={"jwt_secret": SECRET, "key_cache_s": 0},
+        auth={"jwt_secret": SECRET, "access_cache_s": 0},
     )
     with TestClient(app) as c:
         yield c

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from servekit.auth.keys import key_hash
+from servekit.auth.revocation import AccessCache
 from servekit.auth.tokens import TokenService
 from servekit.exceptions import NotAuthenticated
-from servekit.storage.db import Database
 from servekit.storage.keys import user_for_key
 from servekit.storage.tables import User
+from servekit.storage.users import get_user
 
 ANONYMOUS = None
 
@@ -31,16 +30,15 @@ class Presented:
 class Credentials:
     """Checks a request's bearer token (``Authorization: Bearer``) or API key (``X-API-Key``).
 
-    The token wins when both come. Predictions ask ``user_id``: the token's signature only (no
-    database round trip), a key's owner remembered for ``key_cache_s`` seconds, so a revoked key
-    stops working within that time. Account routes ask ``user``: the user's row, read now.
+    The token wins when both come. Predictions ask ``user_id``: the token's signature, then its
+    user and generation through the access cache (a revocation reaches it at once in this
+    process and through Redis, within the cache's time elsewhere). Account routes ask ``user``:
+    the user's row, read now.
     """
 
     tokens: TokenService
-    database: Database
+    access: AccessCache
     allow_anonymous: bool
-    key_cache_s: float
-    _keys: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     @staticmethod
     def presented(request: Request) -> Presented | None:
@@ -62,11 +60,11 @@ class Credentials:
                 return ANONYMOUS
             raise NotAuthenticated("predictions need a token (POST /auth/token) or an X-API-Key")
         if presented.kind == "token":
-            return int(self.tokens.verify(presented.value)["sub"])
-        return await self._key_owner(presented.value)
+            return await self.access.check_token(self.tokens.verify(presented.value))
+        return await self.access.key_owner(presented.value)
 
     async def user(self, request: Request, session: AsyncSession) -> User:
-        """The caller, read from the database now: a revoked key or a deleted user is refused at once."""
+        """The caller, read from the database now: a revoked key or token is refused at once."""
         presented = self.presented(request)
         if presented is None:
             raise NotAuthenticated(
@@ -74,25 +72,15 @@ class Credentials:
             )
         if presented.kind == "key":
             owner = await user_for_key(session, key=presented.value)
-            if owner is None:
+            if owner is None or owner.deleted_at is not None:
                 raise NotAuthenticated("the API key is not valid (unknown or revoked)")
             return owner
-        user = await session.get(User, int(self.tokens.verify(presented.value)["sub"]))
+        claims = self.tokens.verify(presented.value)
+        user = await get_user(session, user_id=claims.user_id)
         if user is None:
             raise NotAuthenticated("the token's user no longer exists")
+        if user.token_generation != claims.generation:
+            raise NotAuthenticated(
+                "the token was revoked (the account's role or password changed); log in again"
+            )
         return user
-
-    async def _key_owner(self, key: str) -> int:
-        digest = key_hash(key)
-        cached = self._keys.get(digest)
-        now = time.monotonic()
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        async with self.database.session() as session:
-            owner = await user_for_key(session, key=key)
-        if owner is None:
-            self._keys.pop(digest, None)
-            raise NotAuthenticated("the API key is not valid (unknown or revoked)")
-        if self.key_cache_s > 0:
-            self._keys[digest] = (owner.id, now + self.key_cache_s)
-        return owner.id

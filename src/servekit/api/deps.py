@@ -10,7 +10,9 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servekit.api.credentials import Credentials
+from servekit.auth.revocation import Revocations
 from servekit.auth.tokens import TokenService
+from servekit.auth.work import PasswordWork
 from servekit.exceptions import Forbidden
 from servekit.serving.registry import ServedModels
 from servekit.storage.db import Database
@@ -45,6 +47,12 @@ TokensDep = Annotated[TokenService, Depends(_from_state("tokens"))]
 
 
 CredentialsDep = Annotated[Credentials, Depends(_from_state("credentials"))]
+
+
+RevocationsDep = Annotated[Revocations, Depends(_from_state("revocations"))]
+
+
+PasswordWorkDep = Annotated[PasswordWork, Depends(_from_state("password_work"))]
 
 
 # NOTE: for /docs only (the two ways in, and its Authorize button): Credentials reads the headers.

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+
+from servekit.auth.names import name_problem, normalize_email
+from servekit.auth.passwords import MIN_LENGTH
 
 
 class WarningPublic(BaseModel):
@@ -64,14 +67,63 @@ class Status(BaseModel):
     models: list[ModelSummary]
 
 
+def _plain_name(name: str) -> str:
+    problem = name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return name
+
+
+def _normal_email(email: object) -> object:
+    return normalize_email(email) if isinstance(email, str) else email
+
+
+PASSWORD_RULES = (
+    f"At least {MIN_LENGTH} characters; not a common password or one character repeated; "
+    "not containing your name or the part of your email before the @."
+)
+Name = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="Shown to admins; no control or invisible characters.",
+    ),
+    AfterValidator(_plain_name),
+]
+Email = Annotated[
+    EmailStr,
+    BeforeValidator(_normal_email),
+    Field(description="Used to log in; compared and stored in one form (NFKC, without case)."),
+]
+Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=1000, description=PASSWORD_RULES)]
+
+
 class UserCreate(BaseModel):
     """What registering takes."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
-    password: str = Field(max_length=1000)
+    name: Name
+    email: Email
+    password: Password
+
+
+class PasswordChange(BaseModel):
+    """A new password, with the current one; every token issued before it ends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(max_length=1000)
+    new_password: Password
+
+
+class RoleChange(BaseModel):
+    """A user's new role; their tokens end, and their next login carries it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "admin"]
 
 
 class UserPublic(BaseModel):

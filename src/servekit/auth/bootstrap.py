@@ -9,6 +9,7 @@ import anyio.to_thread
 from pydantic import SecretStr, TypeAdapter, ValidationError
 from pydantic.networks import EmailStr
 
+from servekit.auth.names import name_problem, normalize_email
 from servekit.auth.passwords import check_strength, hash_password
 from servekit.config import BootstrapAdminSettings
 from servekit.exceptions import ConfigurationError, Conflict, InputError
@@ -39,13 +40,15 @@ def first_admin(settings: BootstrapAdminSettings) -> FirstAdmin | None:
             raise ConfigurationError(f"{source} is set, but {PREFIX}EMAIL is not")
         return None
     try:
-        email = TypeAdapter(EmailStr).validate_python(settings.email)
+        email = TypeAdapter(EmailStr).validate_python(normalize_email(settings.email))
     except ValidationError:
         raise ConfigurationError(
             f"{PREFIX}EMAIL={settings.email!r} is not a valid email address"
         ) from None
     if not 1 <= len(settings.name) <= 200:
         raise ConfigurationError(f"{PREFIX}NAME must have 1 to 200 characters")
+    if (problem := name_problem(settings.name)) is not None:
+        raise ConfigurationError(f"{PREFIX}NAME: {problem}")
     if password is None:
         raise ConfigurationError(
             f"{PREFIX}EMAIL is set: set {PREFIX}PASSWORD or {PREFIX}PASSWORD_FILE too"
@@ -54,7 +57,7 @@ def first_admin(settings: BootstrapAdminSettings) -> FirstAdmin | None:
         check_strength(password.get_secret_value(), email=email, name=settings.name)
     except InputError as exc:
         raise ConfigurationError(f"{source}: {exc}") from None
-    return FirstAdmin(email=email.lower(), name=settings.name, password=password)
+    return FirstAdmin(email=email, name=settings.name, password=password)
 
 
 def _password(settings: BootstrapAdminSettings) -> tuple[SecretStr | None, str]:

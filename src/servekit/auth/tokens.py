@@ -11,6 +11,18 @@ import jwt
 from servekit.exceptions import NotAuthenticated
 
 ALGORITHM = "HS256"
+MAX_USER_ID = 2**31 - 1
+"""The largest id a users table holds (a 32-bit integer on Postgres)."""
+ROLES = frozenset({"user", "admin"})
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What a checked token says: whose it is, their role, and the generation it was issued in."""
+
+    user_id: int
+    role: str
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -22,12 +34,13 @@ class TokenService:
     audience: str
     lifetime: timedelta
 
-    def issue(self, *, user_id: int, role: str) -> str:
-        """A token for the user, valid for ``lifetime``."""
+    def issue(self, *, user_id: int, role: str, generation: int) -> str:
+        """A token for the user, valid for ``lifetime`` or until their generation moves on."""
         now = datetime.now(UTC)
         claims = {
             "sub": str(user_id),
             "role": role,
+            "gen": generation,
             "iss": self.issuer,
             "aud": self.audience,
             "iat": now,
@@ -35,7 +48,7 @@ class TokenService:
         }
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM)
 
-    def verify(self, token: str) -> dict[str, Any]:
+    def verify(self, token: str) -> Claims:
         """The token's claims; NotAuthenticated for anything not issued by this server and current."""
         try:
             # NOTE: the algorithm list is pinned: a token cannot choose "none" or another algorithm.
@@ -51,4 +64,20 @@ class TokenService:
             raise NotAuthenticated("the token has expired; log in again") from None
         except jwt.InvalidTokenError:
             raise NotAuthenticated("the token is not valid") from None
-        return claims
+        return _claims(claims)
+
+
+def _claims(claims: dict[str, Any]) -> Claims:
+    # NOTE: a signed token is still checked claim by claim: a leaked or misused secret, or a token
+    # of an older servekit, must give a 401, never a 500 or an id the database cannot hold.
+    sub, role, generation = claims.get("sub"), claims.get("role"), claims.get("gen", 0)
+    if not (isinstance(sub, str) and sub.isascii() and sub.isdigit() and len(sub) <= 10):
+        raise NotAuthenticated("the token is not valid (its subject is not a user id)")
+    user_id = int(sub)
+    if not 1 <= user_id <= MAX_USER_ID:
+        raise NotAuthenticated("the token is not valid (its subject is not a user id)")
+    if role not in ROLES:
+        raise NotAuthenticated("the token is not valid (unknown role)")
+    if type(generation) is not int or not 0 <= generation <= MAX_USER_ID:
+        raise NotAuthenticated("the token is not valid (bad generation)")
+    return Claims(user_id, role, generation)

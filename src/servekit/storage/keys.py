@@ -26,14 +26,14 @@ async def list_keys(session: AsyncSession, *, user_id: int) -> list[ApiKey]:
     return list((await session.execute(query)).scalars())
 
 
-async def revoke_key(session: AsyncSession, *, user_id: int, key_id: int) -> bool:
-    """Revoke one of the user's own keys; False when the user has no such live key."""
+async def revoke_key(session: AsyncSession, *, user_id: int, key_id: int) -> ApiKey | None:
+    """Revoke one of the user's own keys; None when the user has no such live key."""
     record = await session.get(ApiKey, key_id)
     if record is None or record.user_id != user_id or record.revoked_at is not None:
-        return False
+        return None
     record.revoked_at = datetime.now(UTC)
     await session.commit()
-    return True
+    return record
 
 
 async def user_for_key(session: AsyncSession, *, key: str) -> User | None:
@@ -44,5 +44,6 @@ async def user_for_key(session: AsyncSession, *, key: str) -> User | None:
     query = select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
     for record in (await session.execute(query)).scalars():
         if key_matches(key, record.key_hash):
-            return await session.get(User, record.user_id)
+            owner = await session.get(User, record.user_id)
+            return owner if owner is not None and owner.deleted_at is None else None
     return None

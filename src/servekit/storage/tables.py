@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -24,7 +24,12 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """A person or service that logs in; only the argon2 hash of the password is kept."""
+    """A person or service that logs in; only the argon2 hash of the password is kept.
+
+    NOTE: a deleted user's row stays as a tombstone (``deleted_at`` set, email, name and hash
+    scrubbed), so that no id is ever given again: a token or log row naming an id always means
+    the account it was made for.
+    """
 
     __tablename__ = "users"
 
@@ -34,6 +39,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default="user")
     created_at: Mapped[datetime] = mapped_column(default=_now)
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Carried by every token; raised when the user is deleted, changes role or password, which
+    ends every token issued before."""
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ApiKey(Base):
@@ -86,3 +95,16 @@ class Feedback(Base):
     """Whether ``label`` equals the prediction (None without a label)."""
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class LoginAttempt(Base):
+    """A login attempt counted against a limit: one row per limit it counts for (a hashed key)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of what is limited (an account, an address, a device), never the email itself."""
+    at: Mapped[float] = mapped_column(Float, index=True)
+    """Seconds since the epoch: the processes sharing the database share this clock."""

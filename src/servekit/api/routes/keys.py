@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from servekit.api.deps import CurrentUser, SessionDep
+from servekit.api.deps import CurrentUser, RevocationsDep, SessionDep
 from servekit.api.schemas import ErrorPublic
+from servekit.auth.tokens import MAX_USER_ID
 from servekit.exceptions import NotFound
 from servekit.storage.keys import create_key, list_keys, revoke_key
 
@@ -57,8 +59,15 @@ async def my_keys(user: CurrentUser, session: SessionDep) -> list[KeyPublic]:
     status_code=204,
     responses={401: {"model": ErrorPublic}, 404: {"model": ErrorPublic}},
 )
-async def revoke(key_id: int, user: CurrentUser, session: SessionDep) -> Response:
-    """Revoke one of your keys (another user's key is a 404)."""
-    if not await revoke_key(session, user_id=user.id, key_id=key_id):
+async def revoke(
+    key_id: Annotated[int, Path(ge=1, le=MAX_USER_ID, description="The key's id")],
+    user: CurrentUser,
+    session: SessionDep,
+    revocations: RevocationsDep,
+) -> Response:
+    """Revoke one of your keys (another user's key is a 404); it stops working at once."""
+    record = await revoke_key(session, user_id=user.id, key_id=key_id)
+    if record is None:
         raise NotFound(f"you have no live key {key_id}")
+    await revocations.key(record.key_hash)
     return Response(status_code=204)
