@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +17,7 @@ from servekit import __version__
 from servekit.api.credentials import Credentials
 from servekit.api.errors import install_error_handlers
 from servekit.api.express import ExpressLane
+from servekit.api.media import checked_media_type
 from servekit.api.routes import auth as auth_routes
 from servekit.api.routes import feedback, health, keys, models, predictions, users
 from servekit.api.routes.predict import LeanRoute, model_routes
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Machine-learning models served by servekit. Each model has its own section below.",
         lifespan=lifespan,
+        dependencies=[Depends(checked_media_type)],
         telemetry=None
         if settings.opentelemetry
         else {"tracing": False, "metrics": False, "logs": False, "auto_configure": False},

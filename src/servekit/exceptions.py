@@ -99,3 +99,7 @@ class ConfigurationError(ServekitError):
 
 class NotFound(ServekitError):
     """No such thing, or one the caller may not see (404 either way)."""
+
+
+class UnsupportedMediaType(ServekitError):
+    """The body is not in the form the route reads (415): JSON where JSON is expected."""

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 
 from servekit.api.request_models import BATCH_TAG, INSTANCE_TAG
 from servekit.exceptions import (
@@ -26,6 +27,7 @@ from servekit.exceptions import (
     Overloaded,
     PredictionError,
     TooManyAttempts,
+    UnsupportedMediaType,
 )
 from servekit.monitoring.middleware import BodyTooLarge
 
@@ -42,11 +44,32 @@ def error_response(
     return JSONResponse(body, status_code=status)
 
 
+MAX_REPORTED = 20
+"""Problems listed in one error body; the message still counts them all."""
+MAX_ECHOED = 100
+"""Characters of a refused value shown back in an error (a megabyte string is not echoed)."""
+
+
+def body_validation_error(exc: ValidationError) -> RequestValidationError:
+    """pydantic's errors of a body as FastAPI's own, located in the body, the first few only.
+
+    NOTE: 80,000 unknown fields are 80,000 errors: each listed would cost the event loop a
+    "did you mean" search and the client megabytes. The count is kept for the message.
+    """
+    total = exc.error_count()
+    errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()[:MAX_REPORTED]]
+    error = RequestValidationError(errors)
+    error.total = total  # type: ignore[attr-defined]
+    return error
+
+
 def _safe(value: Any) -> Any:
     # NaN and infinity are not JSON; show what was sent instead of failing to answer.
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
-    if isinstance(value, str | int | float | bool) or value is None:
+    if isinstance(value, str):
+        return value if len(value) <= MAX_ECHOED else value[:MAX_ECHOED] + "…"
+    if isinstance(value, int | float | bool) or value is None:
         return value
     return None
 
@@ -85,7 +108,7 @@ def _validation_detail(exc: RequestValidationError, request: Request) -> list[di
     route = request.scope.get("route")
     expected: list[str] = getattr(getattr(route, "endpoint", None), "features", [])
     detail = []
-    for e in exc.errors():
+    for e in exc.errors()[:MAX_REPORTED]:
         item = {"loc": _loc(e["loc"]), "msg": _message(e, expected), "type": e["type"]}
         if "input" in e and _safe(e["input"]) is not None:
             item["input"] = _safe(e["input"])
@@ -102,10 +125,11 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
                 400, "invalid_json", f"the body is not valid JSON: {reason}".rstrip(": ")
             )
     detail = _validation_detail(exc, request)
+    total = getattr(exc, "total", len(exc.errors()))
     summary = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail[:10])
-    more = f" (and {len(detail) - 10} more)" if len(detail) > 10 else ""
+    more = f" (and {total - 10} more)" if total > 10 else ""
     return error_response(
-        422, "invalid_input", f"{len(detail)} problem(s) with the request: {summary}{more}", detail
+        422, "invalid_input", f"{total} problem(s) with the request: {summary}{more}", detail
     )
 
 
@@ -161,6 +185,10 @@ async def _too_many(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _unsupported_media(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(415, "unsupported_media_type", str(exc))
+
+
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return error_response(404, "not_found", str(exc))
 
@@ -188,3 +216,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidHeader, _invalid_header)
     app.add_exception_handler(ClientDisconnected, _disconnected)
     app.add_exception_handler(PredictionError, _prediction_failed)
+    app.add_exception_handler(UnsupportedMediaType, _unsupported_media)

@@ -14,9 +14,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from servekit.api.errors import error_response
 from servekit.api.routes.predict import LeanRoute
 from servekit.exceptions import ClientDisconnected
-from servekit.monitoring.middleware import BodyLimit, RequestRecorder, request_id_of
+from servekit.monitoring.middleware import (
+    NO_STORE,
+    SAFETY_HEADERS,
+    BodyLimit,
+    RequestRecorder,
+    request_id_of,
+)
 
 log = logging.getLogger("servekit.api")
+EXPRESS_HEADERS = (*SAFETY_HEADERS, NO_STORE)
 
 
 class ExpressLane:
@@ -65,6 +72,8 @@ class ExpressLane:
             except Exception as exc:
                 response = await self._error(request, exc)
             status = response.status_code
+            # A prediction never sets its own caching: the safety headers are added as they are.
+            response.raw_headers.extend(EXPRESS_HEADERS)
             response.raw_headers.append((b"x-request-id", request_id.encode()))
             await response(scope, receive, send)
         finally:

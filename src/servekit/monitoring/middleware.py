@@ -19,6 +19,18 @@ log = logging.getLogger("servekit.access")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED = "<unmatched>"
+SAFETY_HEADERS = ((b"x-content-type-options", b"nosniff"),)
+"""On every answer: a browser never guesses another type than the one given."""
+NO_STORE = (b"cache-control", b"no-store")
+"""On every answer that does not choose its own caching: API answers hold tokens and personal data."""
+
+
+def with_safety_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` plus nosniff, and ``Cache-Control: no-store`` unless they set a Cache-Control."""
+    extra = list(SAFETY_HEADERS)
+    if not any(name.lower() == b"cache-control" for name, _ in headers):
+        extra.append(NO_STORE)
+    return [*headers, *extra]
 
 
 class BodyTooLarge(HTTPException):
@@ -142,7 +154,7 @@ class MonitoringMiddleware:
                 status = message["status"]
                 started = True
                 message["headers"] = [
-                    *message.get("headers", []),
+                    *with_safety_headers(list(message.get("headers", []))),
                     (b"x-request-id", request_id.encode()),
                 ]
             await send(message)

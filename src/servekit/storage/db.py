@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (password hashes live in it).
+
+    NOTE: created empty here, before SQLite opens it: SQLite gives a new file the umask's mode,
+    and its -wal and -shm files take the mode of the database file.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            log.warning("%s can be read by other users of this machine: chmod 600 it", path)
+
+
 def _state(connection: Connection) -> tuple[bool, str | None]:
     tables = set(inspect(connection).get_table_names()) - {"alembic_version"}
     return bool(tables), migrate.current(connection)
@@ -87,8 +103,8 @@ class Database:
 
     async def prepare(self, *, create_empty: bool = True) -> None:
         """Check the schema: create it in an empty database, refuse one behind the migrations."""
-        if self.url.startswith("sqlite"):
-            Path(self.engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
+        if self.url.startswith("sqlite") and self.engine.url.database not in (None, "", ":memory:"):
+            _private_file(Path(self.engine.url.database or ""))
         try:
             async with self.engine.connect() as connection:
                 has_tables, revision = await connection.run_sync(_state)
