@@ -27,6 +27,29 @@ class LimitSettings(BaseModel):
     request_timeout_s: float = Field(default=30.0, gt=0)
     """Deadline of a request; ``X-Request-Timeout`` (seconds) may shorten it, never lengthen it."""
 
+    max_header_bytes: int = Field(default=32_768, gt=0)
+    """Largest request line and headers together; beyond, 431 and the connection is closed."""
+
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    """Longest a request line and headers may take to arrive, from the connection or the
+    request's first byte to the headers' end; beyond, 408 and the connection is closed."""
+
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    """Longest a request body may take to arrive, from the end of its headers to its last byte
+    (the time the server itself stops reading it is not counted); beyond, 408 and the
+    connection is closed, and the app sees the client gone."""
+
+    keep_alive_timeout_s: float = Field(default=5.0, gt=0)
+    """How long an idle kept-alive connection waits for its next request before it is closed."""
+
+    drain_bytes: int = Field(default=4_194_304, ge=0)
+    """After an answer given before the whole body arrived (413) or a refusal (431, 408), how
+    much more of the request is read and thrown away, so that a client still writing it gets
+    the answer rather than a connection reset; beyond, the connection is closed."""
+
+    drain_timeout_s: float = Field(default=5.0, gt=0)
+    """How long that reading and throwing away may last."""
+
 
 class AuthSettings(BaseModel):
     """Accounts, tokens and login."""

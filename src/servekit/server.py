@@ -14,6 +14,7 @@ from uvicorn.supervisors import Multiprocess
 
 from servekit.app import create_app
 from servekit.config import Settings
+from servekit.http_protocol import HttpConfig
 from servekit.monitoring.exposition import prepare_multiprocess_dir
 from servekit.monitoring.logging import configure_logging
 
@@ -58,8 +59,9 @@ def app_from_env() -> FastAPI:
 
 
 def _config(app: FastAPI | str, settings: Settings) -> uvicorn.Config:
-    return uvicorn.Config(
+    return HttpConfig(
         app,
+        limits=settings.limits,
         host=settings.host,
         port=settings.port,
         factory=isinstance(app, str),
