@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class LimitSettings(BaseModel):
@@ -239,3 +241,32 @@ class Settings(BaseSettings):
 
     log: LogSettings = LogSettings()
     """Logging."""
+
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    """Addresses or networks (``10.0.0.0/8``) of the proxies in front of the server, whose
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` give the client's address and scheme; a list
+    (JSON or comma-separated). Nobody is trusted by default: these headers are then ignored."""
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        # uvicorn takes a misspelt address (or a network with host bits) for a name that never
+        # matches: refuse the one, write the other as uvicorn reads it.
+        return [
+            str(
+                ipaddress.ip_network(item, strict=False)
+                if "/" in item
+                else ipaddress.ip_address(item)
+            )
+            for item in value
+        ]
