@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -32,6 +33,20 @@ class HttpConfig(uvicorn.Config):
         self.limits = limits
 
 
+class _CycleTransport:
+    """The connection as a request's cycle sees it: its close may wait for the client to read.
+
+    uvicorn closes at once after an answer with ``Connection: close`` (urllib asks for it), and a
+    close with the body's rest unread makes the kernel send a reset, which can destroy the answer
+    before the client, still writing, reads it. ``write`` and ``is_closing`` are the transport's own.
+    """
+
+    def __init__(self, transport: asyncio.Transport, close: Callable[[], None]) -> None:
+        self.write = transport.write
+        self.is_closing = transport.is_closing
+        self.close = close
+
+
 class BoundedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, which neither bounds the headers nor times a request out.
 
@@ -44,7 +59,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
       and a kept-alive connection closes after ``keep_alive_timeout_s`` without a request.
     - A body the app answered without reading (413) is read and thrown away, up to
       ``drain_bytes`` or ``drain_timeout_s``, so that a client still writing it reads the answer
-      rather than a reset; a refusal's connection lingers the same way.
+      rather than a reset: parsed, when the connection is kept alive, so that it serves again;
+      else (``Connection: close``, and after a refusal) not parsed, once a FIN is sent.
 
     One timer per connection does it all: a phase and a deadline are set on each step (a few
     attribute writes on a request's path), and the timer, when it fires early, sleeps again until
@@ -65,14 +81,14 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._phase = _NONE
         self._deadline = 0.0
         self._timer: asyncio.TimerHandle | None = None
-        self._in_headers = (
-            True  # between a request's (or the connection's) start and its headers' end
-        )
+        # From a request's (or the connection's) start to its headers' end.
+        self._in_headers = True
         self._header_bytes = 0
         self._message_done = True  # the parser has the whole of the current request
         self._drain_left = 0
         self._lingering = False
         self._handed_over = False  # upgraded to a WebSocket protocol
+        self._cycle_transport: _CycleTransport | None = None
 
     # The one timer.
 
@@ -118,6 +134,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def _body_timed_out(self) -> None:
         cycle = self.cycle
+        if cycle is None:  # pragma: no cover - a body always has its cycle
+            self.transport.close()
+            return
         if not cycle.response_started:
             timeout = self.bounds.body_timeout_s
             self._write_error(408, "body_timeout", f"the request body took over {timeout:g} s")
@@ -150,6 +169,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self.transport.close()
             return
         self._write_error(status, error, message)
+        self._linger()
+
+    def _linger(self) -> None:
         # Our FIN says the answer is whole; what the client still sends is read and thrown away,
         # since closing with unread data would send a reset that may destroy the answer.
         if self.transport.can_write_eof():
@@ -158,11 +180,26 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._drain_left = self.bounds.drain_bytes
         self._arm(_LINGER, self.bounds.drain_timeout_s)
 
+    def _close_after_answer(self) -> None:
+        """The cycle's close: lingers when its answer is whole but the request's body is not."""
+        cycle = self.cycle
+        if (
+            cycle is not None
+            and cycle.response_complete
+            and not self._message_done
+            and not self.pipeline
+            and not self.transport.is_closing()
+        ):
+            self._linger()
+        else:
+            self.transport.close()
+
     # uvicorn's protocol and parser callbacks.
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the header timeout: the first request is due from now on."""
         super().connection_made(transport)
+        self._cycle_transport = _CycleTransport(transport, self._close_after_answer)
         self._arm(_HEADERS, self.bounds.header_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -224,6 +261,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._message_done = False
         self._arm(_BODY, self.bounds.body_timeout_s)
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = cast(asyncio.Transport, self._cycle_transport)
 
     def on_message_complete(self) -> None:
         """The request is whole: the next one's headers are counted from zero."""
@@ -242,6 +281,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         self.flow.resume_reading()
+        if self._lingering:  # answered with Connection: close
+            return
         if self.pipeline:
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
