@@ -46,3 +46,31 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SERVEKIT_LIMITS__MAX_BODY_BYTES", "-1")
     with pytest.raises(ValueError, match="max_body_bytes"):
         Settings()
+
+
+def test_no_proxy_is_trusted_by_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert Settings().trusted_proxies == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("127.0.0.1", ["127.0.0.1"]),
+        ("127.0.0.1, 10.1.2.3/8,::1", ["127.0.0.1", "10.0.0.0/8", "::1"]),
+        ('["192.168.0.0/16", "fd00::/8"]', ["192.168.0.0/16", "fd00::/8"]),
+        ("", []),
+    ],
+)
+def test_trusted_proxies_are_a_list_of_addresses_and_networks(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("SERVEKIT_TRUSTED_PROXIES", value)
+    assert Settings().trusted_proxies == expected
+
+
+def test_a_proxy_that_is_no_address_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # uvicorn would take it for a host name that never matches, and trust nobody in silence.
+    monkeypatch.setenv("SERVEKIT_TRUSTED_PROXIES", "10.0.0.300")
+    with pytest.raises(ValueError, match="trusted_proxies"):
+        Settings()

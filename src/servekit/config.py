@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class LimitSettings(BaseModel):
@@ -26,6 +28,29 @@ class LimitSettings(BaseModel):
 
     request_timeout_s: float = Field(default=30.0, gt=0)
     """Deadline of a request; ``X-Request-Timeout`` (seconds) may shorten it, never lengthen it."""
+
+    max_header_bytes: int = Field(default=32_768, gt=0)
+    """Largest request line and headers together; beyond, 431 and the connection is closed."""
+
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    """Longest a request line and headers may take to arrive, from the connection or the
+    request's first byte to the headers' end; beyond, 408 and the connection is closed."""
+
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    """Longest a request body may take to arrive, from the end of its headers to its last byte
+    (the time the server itself stops reading it is not counted); beyond, 408 and the
+    connection is closed, and the app sees the client gone."""
+
+    keep_alive_timeout_s: float = Field(default=5.0, gt=0)
+    """How long an idle kept-alive connection waits for its next request before it is closed."""
+
+    drain_bytes: int = Field(default=4_194_304, ge=0)
+    """After an answer given before the whole body arrived (413) or a refusal (431, 408), how
+    much more of the request is read and thrown away, so that a client still writing it gets
+    the answer rather than a connection reset; beyond, the connection is closed."""
+
+    drain_timeout_s: float = Field(default=5.0, gt=0)
+    """How long that reading and throwing away may last."""
 
 
 class AuthSettings(BaseModel):
@@ -232,3 +257,32 @@ class Settings(BaseSettings):
 
     log: LogSettings = LogSettings()
     """Logging."""
+
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    """Addresses or networks (``10.0.0.0/8``) of the proxies in front of the server, whose
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` give the client's address and scheme; a list
+    (JSON or comma-separated). Nobody is trusted by default: these headers are then ignored."""
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        # uvicorn takes a misspelt address (or a network with host bits) for a name that never
+        # matches: refuse the one, write the other as uvicorn reads it.
+        return [
+            str(
+                ipaddress.ip_network(item, strict=False)
+                if "/" in item
+                else ipaddress.ip_address(item)
+            )
+            for item in value
+        ]

@@ -14,6 +14,7 @@ from uvicorn.supervisors import Multiprocess
 
 from servekit.app import create_app
 from servekit.config import Settings
+from servekit.http_protocol import HttpConfig
 from servekit.monitoring.exposition import prepare_multiprocess_dir
 from servekit.monitoring.logging import configure_logging
 
@@ -58,8 +59,9 @@ def app_from_env() -> FastAPI:
 
 
 def _config(app: FastAPI | str, settings: Settings) -> uvicorn.Config:
-    return uvicorn.Config(
+    return HttpConfig(
         app,
+        limits=settings.limits,
         host=settings.host,
         port=settings.port,
         factory=isinstance(app, str),
@@ -68,6 +70,12 @@ def _config(app: FastAPI | str, settings: Settings) -> uvicorn.Config:
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None,
+        # NOTE: uvicorn trusts 127.0.0.1 by default (FORWARDED_ALLOW_IPS): an explicit list, so
+        # that a client on this host cannot choose its address with X-Forwarded-For.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
+        # What serves the answers is nobody's business.
+        server_header=False,
     )
 
 
