@@ -91,7 +91,7 @@ class AuthSettings(BaseModel):
     processes (``--workers N`` without Redis) within this time."""
 
     password_checks: int = Field(default=2, gt=0)
-    """Password hashes computed at once (each holds 19 MiB for about a tenth of a second)."""
+    """Password hashes computed at once (each holds 19 MiB for about 30 ms on a 2-core machine)."""
 
     password_queue: int = Field(default=16, ge=0)
     """Logins and registrations that may wait for a password check; beyond, 503 with Retry-After."""

@@ -44,7 +44,7 @@ def claims(**changed: Any) -> dict[str, Any]:
         {"sub": "0"},
         {"sub": "1.5"},
         {"sub": "abc"},
-        {"sub": "１"},  # a full-width digit
+        {"sub": "\uff11"},  # a full-width digit one
         {"sub": ["1"]},
         {"role": "root"},
         {"role": 1},

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from servekit.api.request_models import BATCH_TAG, INSTANCE_TAG
+from servekit.api.request_models import BATCH_TAG, INSTANCE_TAG, OVERSIZED_TAG
 from servekit.exceptions import (
     ClientDisconnected,
     Conflict,
@@ -77,7 +77,11 @@ def _safe(value: Any) -> Any:
 def _loc(loc: tuple[Any, ...]) -> list[Any]:
     parts = list(loc)
     # The union's tag (instance/batch) is ours, not the client's: leave it out of the location.
-    if len(parts) > 1 and parts[0] == "body" and parts[1] in (INSTANCE_TAG, BATCH_TAG):
+    if (
+        len(parts) > 1
+        and parts[0] == "body"
+        and parts[1] in (INSTANCE_TAG, BATCH_TAG, OVERSIZED_TAG)
+    ):
         del parts[1]
     return parts
 

@@ -16,12 +16,15 @@ from pydantic import (
     TypeAdapter,
     create_model,
 )
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from servekit.repository.manifest import Feature, FeatureType, Manifest
 
 MAX_TEXT_LENGTH = 10_000
-INSTANCE_TAG, BATCH_TAG = "instance", "batch"
+INSTANCE_TAG, BATCH_TAG, OVERSIZED_TAG = "instance", "batch", "oversized"
+MAX_UNKNOWN_FIELDS = 20
+"""Unknown fields a row may carry and still be validated field by field (each one an error)."""
 
 
 def _datetime_text(value: Any) -> Any:
@@ -98,16 +101,58 @@ def _shape(value: Any) -> str | None:
     return None
 
 
-def _one_or_many(row: Any, batch: Any) -> Any:
+def _one_or_many(row: Any, batch: Any, shape: Any = _shape, *extra: Any) -> Any:
     """One row, or a batch under ``instances``, told apart by the presence of that key."""
+    members = [Annotated[row, Tag(INSTANCE_TAG)], Annotated[batch, Tag(BATCH_TAG)], *extra]
+    union: Any = members[0]
+    for member in members[1:]:
+        union = union | member
     return Annotated[
-        Annotated[row, Tag(INSTANCE_TAG)] | Annotated[batch, Tag(BATCH_TAG)],
+        union,
         Discriminator(
-            _shape,
+            shape,
             custom_error_type="invalid_body",
             custom_error_message='expected a JSON object: one row of features, or {"instances": [rows]}',
         ),
     ]
+
+
+def _bounded_shape(features: list[str], max_rows: int) -> Any:
+    """``_shape``, where a row with far more fields than the model's is set apart unvalidated.
+
+    NOTE: pydantic makes one error per unknown field: 80,000 made-up fields would be 80,000
+    errors built and converted, a third of a second of the event loop. Counted here instead (the
+    discriminator already holds the parsed body), such a body is one error.
+    """
+    most = len(features) + MAX_UNKNOWN_FIELDS
+
+    def shape(value: Any) -> str | None:
+        tag = _shape(value)
+        if tag == INSTANCE_TAG:
+            return OVERSIZED_TAG if len(value) > most else tag
+        if tag == BATCH_TAG:
+            rows = value["instances"]
+            if len(value) > most or (
+                isinstance(rows, list)
+                and any(isinstance(r, dict) and len(r) > most for r in rows[: max_rows + 1])
+            ):
+                return OVERSIZED_TAG
+        return tag
+
+    def refuse(value: Any) -> Any:
+        rows = value.get("instances") if isinstance(value.get("instances"), list) else [value]
+        widest = max((len(r) for r in rows if isinstance(r, dict)), default=len(value))
+        raise PydanticCustomError(
+            "too_many_fields",
+            "a row has {count} fields; this model takes {expected}: {names}",
+            {
+                "count": max(widest, len(value)),
+                "expected": len(features),
+                "names": ", ".join(features),
+            },
+        )
+
+    return shape, Annotated[Any, AfterValidator(refuse), Tag(OVERSIZED_TAG)]
 
 
 def body_type(manifest: Manifest, max_rows: int) -> Any:
@@ -132,5 +177,6 @@ def body_adapter(manifest: Manifest, max_rows: int) -> TypeAdapter[Any]:
     rows = Annotated[list[row], Field(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
     batch = typed_dict(_class_name(manifest, "Rows"), {"instances": rows})
     batch.__pydantic_config__ = forbid
-    adapter: TypeAdapter[Any] = TypeAdapter(_one_or_many(row, batch))
+    shape, oversized = _bounded_shape(list(fields), max_rows)
+    adapter: TypeAdapter[Any] = TypeAdapter(_one_or_many(row, batch, shape, oversized))
     return adapter
