@@ -61,3 +61,14 @@ def test_forty_concurrent_failed_logins_stay_under_400_mb_and_are_limited(
         assert peak < MEMORY_BOUND, f"peak memory {peak / 2**20:.0f} MiB"
         with httpx.Client(base_url=server.url) as client:
             assert client.get("/healthz").status_code == 200
+
+
+def test_two_worker_processes_share_one_limit(examples_dir: Path, tmp_path: Path) -> None:
+    with running_server(examples_dir, tmp_path, env={"SERVEKIT_WORKERS": "2"}) as server:
+        wrong = {"username": "ada@example.com", "password": "not the password at all"}
+        statuses = []
+        for _ in range(12):
+            # A new connection each time, so that both processes take some of them.
+            with httpx.Client(base_url=server.url) as client:
+                statuses.append(client.post("/auth/token", data=wrong).status_code)
+        assert statuses == [401] * 5 + [429] * 7
