@@ -22,6 +22,8 @@ def _media_type(content_type: str | None) -> str | None:
 
 def is_json(content_type: str | None) -> bool:
     """True for ``application/json`` and ``application/<anything>+json``, with any parameters."""
+    if content_type == "application/json":
+        return True  # what nearly every client sends: no parsing on the prediction path
     media = _media_type(content_type)
     return media is not None and (
         media == "application/json"
