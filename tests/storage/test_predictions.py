@@ -303,3 +303,27 @@ def test_sqlite_writes_a_batch_of_several_statements_whole_or_not_at_all(
     after_first, after_second = asyncio.run(main())
     assert after_first == after_second
     assert len(after_first) == 10
+
+
+def test_rows_the_database_refuses_fail_alone_and_the_rest_of_the_batch_is_written(
+    database_url: str,
+) -> None:
+    async def main() -> None:
+        async with Database(database_url) as database:
+            await database.prepare()
+            log = new_log(database, batch_size=1000)
+            before = failed()
+            good = predict(log, 40)
+            predict(log, 1, user_id=999_999)  # no such user: the foreign key refuses it
+            good += predict(log, 30)
+            predict(log, 1, user_id=2**70)  # beyond any integer column
+            good += predict(log, 29)
+            await log.flush()
+            assert failed() == before + 2
+            assert await logged_count(database) == 99
+            async with database.session() as session:
+                for prediction_id in (good[0], good[45], good[-1]):
+                    assert await get_prediction(session, prediction_id=prediction_id) is not None
+            await log.stop()
+
+    asyncio.run(main())

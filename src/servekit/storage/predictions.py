@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 from pydantic_core import to_json
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -144,15 +146,43 @@ class PredictionLog:
                     return
 
     async def _write(self, batch: list[LogRow]) -> bool:
+        """Write the batch; False when the database cannot be written now (down, missing table).
+
+        NOTE: a row the database refuses (a constraint, a value out of its range) fails the whole
+        transaction: the batch is then halved until each refused row is alone, so that it fails
+        alone. k such rows in n cost about 2k log2(n) writes, and only when they happen.
+        """
         try:
             await self._writer.write(batch)
         except Exception as exc:
-            # Predictions go on without their log: the failure is counted and said, not hidden.
-            metrics.PREDICTION_LOG.labels("failed").inc(len(batch))
-            log.error("could not write %d predictions to the log: %s", len(batch), exc)
-            return False
+            if not refused_rows(exc):
+                # Predictions go on without their log: the failure is counted and said, not hidden.
+                metrics.PREDICTION_LOG.labels("failed").inc(len(batch))
+                log.error("could not write %d predictions to the log: %s", len(batch), exc)
+                return False
+            if len(batch) == 1:
+                metrics.PREDICTION_LOG.labels("failed").inc()
+                log.error("the log refused prediction %s: %s", batch[0][0], exc)
+                return True
+            middle = len(batch) // 2
+            return await self._write(batch[:middle]) and await self._write(batch[middle:])
         metrics.PREDICTION_LOG.labels("written").inc(len(batch))
         return True
+
+
+def refused_rows(exc: BaseException) -> bool:
+    """True when the database refused some row's values, not the write as a whole."""
+    # Both drivers' errors, as they reach the raw connection: constraints (a foreign key, a
+    # duplicate id) and data errors (out of range, a NUL in text); Python's own for values a
+    # driver cannot convert (an integer too large for SQLite).
+    return isinstance(
+        exc,
+        sqlite3.IntegrityError
+        | sqlite3.DataError
+        | OverflowError
+        | asyncpg.IntegrityConstraintViolationError
+        | asyncpg.DataError,
+    )
 
 
 async def get_prediction(session: AsyncSession, *, prediction_id: str) -> PredictionRecord | None:
