@@ -36,6 +36,7 @@ from servekit.serving.registry import ServedModels
 from servekit.storage.attempts import DatabaseAttempts
 from servekit.storage.db import Database, default_url
 from servekit.storage.predictions import PredictionLog
+from servekit.storage.retention import LogRetention
 
 
 class ServekitApp(FastAPI):
@@ -81,6 +82,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if plog.enabled
         else None
     )
+    retention = LogRetention(
+        database,
+        max_age_s=None if plog.retention_days is None else plog.retention_days * 86_400,
+        max_rows=plog.max_rows,
+        interval_s=plog.prune_interval_s,
+    )
     tokens = TokenService(
         secret, auth.jwt_issuer, auth.jwt_audience, timedelta(minutes=auth.token_minutes)
     )
@@ -111,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await revocations.start()
             if prediction_log is not None:
                 await prediction_log.start()
+            await retention.start()
             async with database.session() as session:
                 await feedback.refresh_accuracy(session)  # the gauge is live from the first scrape
             # NOTE: what start-up built (models, modules, tables) lives as long as the process: out
@@ -120,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.freeze()
             yield
             await served.stop(settings.shutdown_grace_s)
+            await retention.stop()
             if prediction_log is not None:
                 await prediction_log.stop()
         finally:

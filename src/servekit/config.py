@@ -132,6 +132,17 @@ class PredictionLogSettings(BaseModel):
     max_pending: int = Field(default=100_000, gt=0)
     """Rows that may wait in memory (the database slow or down); beyond, the oldest are dropped and counted."""
 
+    retention_days: float | None = Field(default=30.0, gt=0)
+    """Logged predictions older than this are deleted, with their feedback (unset: kept by age)."""
+
+    max_rows: int | None = Field(default=10_000_000, gt=0)
+    """At most this many logged predictions are kept, the newest (unset: no bound by count).
+
+    About 380 bytes a row on disk: the default bounds the log near 4 GB whatever the traffic."""
+
+    prune_interval_s: float = Field(default=300.0, gt=0)
+    """How often retention runs (in the background, a few thousand rows per transaction)."""
+
 
 class QueueSettings(BaseModel):
     """Distributed mode: the Redis Streams job queue shared by API processes and ``servekit worker``."""

@@ -76,6 +76,10 @@ PREDICTION_LOG = Counter(
     "Predicted rows by what became of their log entry: written, failed (database error), dropped (too many pending).",
     ["outcome"],
 )
+PREDICTION_LOG_PRUNED = Counter(
+    "servekit_prediction_log_pruned_rows_total",
+    "Logged predictions deleted by retention (older than its age, or beyond its row count).",
+)
 FEEDBACK = Counter(
     "servekit_feedback_total",
     "Feedback received on predictions, by model, version and whether the prediction was right.",
