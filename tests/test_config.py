@@ -74,3 +74,11 @@ def test_a_proxy_that_is_no_address_is_refused(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SERVEKIT_TRUSTED_PROXIES", "10.0.0.300")
     with pytest.raises(ValueError, match="trusted_proxies"):
         Settings()
+
+
+def test_an_optional_bound_is_turned_off_by_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVEKIT_PREDICTION_LOG__RETENTION_DAYS", "none")
+    monkeypatch.setenv("SERVEKIT_PREDICTION_LOG__MAX_ROWS", "1000")
+    settings = Settings()
+    assert settings.prediction_log.retention_days is None
+    assert settings.prediction_log.max_rows == 1000

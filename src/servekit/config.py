@@ -198,6 +198,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        # An optional bound is turned off by the word: SERVEKIT_PREDICTION_LOG__MAX_ROWS=none.
+        env_parse_none_str="none",
     )
 
     service_name: str = "servekit"
