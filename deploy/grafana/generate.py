@@ -225,7 +225,7 @@ def queue() -> list[ts.Panel | stat.Panel]:
             q(f"sum by (model) (rate(servekit_worker_reclaimed_total{{{MODEL}}}[{R}]))", "{{model}} reclaimed", "B"),
         )),
         graph(
-            "Refused requests", "Requests refused or dropped before an answer, by reason (queue_full 503, deadline 504, disconnect, shutdown, unavailable).", "reqps",
+            "Refused requests", "Requests refused or dropped before an answer, by reason (queue_full 503, deadline 504, disconnect, shutdown, unavailable, no_worker 503).", "reqps",
             q(f"sum by (model, reason) (rate(servekit_rejections_total{{{API}, {MODEL}}}[{R}]))", "{{model}} {{reason}}"),
         ),
         graph(

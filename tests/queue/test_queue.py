@@ -77,6 +77,12 @@ async def api(url: str, queue: QueueSettings, repo: Path) -> AsyncIterator[Redis
         await job_queue.stop()
 
 
+def busy_worker(redis_url: str, prefix: str, name: str = "echo", version: str = "1") -> None:
+    """A worker that beats but takes nothing: the API's jobs wait in the stream."""
+    with redis.Redis.from_url(redis_url) as r:
+        r.zadd(Keys(prefix).model_workers(name, version), {"busy": time.time() + 3600})
+
+
 def deadline(seconds: float = 10.0) -> float:
     return time.monotonic() + seconds
 
@@ -193,8 +199,10 @@ def test_a_full_stream_refuses_at_once_and_a_passed_deadline_takes_the_job_back(
     queue = settings(prefix, max_jobs=2)
     stream = Keys(prefix).jobs("echo", "1")
 
+    busy_worker(redis_url, prefix)
+
     async def scenario() -> None:
-        async with api(redis_url, queue, echo_dir) as ex:  # no worker: jobs stay queued
+        async with api(redis_url, queue, echo_dir) as ex:  # a busy worker: jobs stay queued
             waiting = [
                 asyncio.create_task(ex.submit([{"x": 1.0}], deadline=deadline(1.0)))
                 for _ in range(2)
@@ -218,6 +226,7 @@ def test_late_and_duplicate_results_are_dropped_by_job_id(
 ) -> None:
     queue = settings(prefix)
     before = sample("servekit_queue_results_dropped_total")
+    busy_worker(redis_url, prefix)
 
     async def scenario() -> None:
         async with api(redis_url, queue, echo_dir) as ex:
@@ -282,6 +291,7 @@ def test_a_long_batch_is_not_taken_over_while_its_worker_beats(
 
 def test_the_api_sees_queue_depth_and_workers(redis_url: str, prefix: str, echo_dir: Path) -> None:
     queue = settings(prefix)
+    busy_worker(redis_url, prefix)  # in the model's set only: no worker is counted
 
     async def scenario() -> None:
         async with api(redis_url, queue, echo_dir) as ex:
@@ -360,3 +370,33 @@ def test_consumers_of_workers_long_gone_are_pruned(
             assert "ghost" not in names
 
     asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+
+
+def test_a_model_no_worker_serves_is_refused_at_once_until_one_comes(
+    redis_url: str, prefix: str, echo_dir: Path
+) -> None:
+    queue = settings(prefix, heartbeat_s=0.1)
+    before = sample(
+        "servekit_rejections_total", {"model": "echo", "version": "1", "reason": "no_worker"}
+    )
+
+    async def scenario() -> None:
+        async with api(redis_url, queue, echo_dir) as ex:
+            with pytest.raises(Overloaded, match="no worker serves echo") as caught:
+                await ex.submit([{"x": 1.0}], deadline=deadline(30))  # not a 30 s wait
+            assert caught.value.retry_after >= 1
+            assert await ex.queue.redis.xlen(ex.stream) == 0  # nothing was queued
+            async with fleet(redis_url, queue, echo_dir):
+                for _ in range(100):  # its first heartbeat
+                    if await ex.queue.has_worker("echo", "1"):
+                        break
+                    await asyncio.sleep(0.02)
+                assert (await ex.submit([{"x": 1.0}], deadline=deadline()))[0].prediction == 2.0
+            await asyncio.sleep(0.5)  # the stopped worker's last heartbeat is old now
+            assert not await ex.queue.has_worker("echo", "1")
+
+    asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+    after = sample(
+        "servekit_rejections_total", {"model": "echo", "version": "1", "reason": "no_worker"}
+    )
+    assert after == before + 1

@@ -63,7 +63,7 @@ QUEUE_WAIT_SECONDS = Histogram(
     ["model", "version"],
     buckets=LATENCY_BUCKETS,
 )
-REJECTION_REASONS = ("queue_full", "deadline", "disconnect", "shutdown", "unavailable")
+REJECTION_REASONS = ("queue_full", "deadline", "disconnect", "shutdown", "unavailable", "no_worker")
 REJECTIONS = Counter(
     "servekit_rejections_total",
     "Requests refused or dropped before an answer: queue_full (503), deadline (504), "

@@ -32,6 +32,9 @@ return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
 _STOP = b"stop"
 """Pushed by an API process onto its own reply list to wake its reader when it stops."""
 
+NO_WORKER_RETRY_S = 5.0
+"""Retry-After when no worker serves a model: about the time a worker takes to start."""
+
 _LONGEST_DEADLINE_S = 24 * 3600.0
 """A job's deadline when its request has none (the server always sets one)."""
 
@@ -59,6 +62,9 @@ class JobQueue:
         self._ready = asyncio.Event()
         self._stopping = False
         self._chores: set[asyncio.Task[None]] = set()
+        self._live: dict[str, float] = {}
+        """Models seen served by a worker, until when (monotonic) that is believed."""
+        self._asking: dict[str, asyncio.Future[bool]] = {}
 
     async def start(self) -> None:
         """Start reading results; a Redis that is down now only makes the server not ready."""
@@ -226,6 +232,33 @@ class JobQueue:
         since = time.time() - 3 * self.settings.heartbeat_s
         return int(await self.redis.zcount(self.keys.workers(), since, math.inf))
 
+    async def has_worker(self, name: str, version: str) -> bool:
+        """Whether a worker serving the model sent a heartbeat lately.
+
+        A yes is remembered for one heartbeat: a served model costs one Redis call a second, not
+        one a request; a no is asked again each time, so the first worker to come is seen at once.
+        Concurrent askers share one call. With Redis unreachable, True: adding the job says
+        that, with its own 503.
+        """
+        key = self.keys.model_workers(name, version)
+        if self._live.get(key, 0.0) > time.monotonic() or not self.available:
+            return True
+        asking = self._asking.get(key)
+        if asking is None:
+            asking = self._asking[key] = asyncio.ensure_future(self._ask_live(key))
+            asking.add_done_callback(lambda _: self._asking.pop(key, None))
+        return await asyncio.shield(asking)
+
+    async def _ask_live(self, key: str) -> bool:
+        since = time.time() - 3 * self.settings.heartbeat_s
+        try:
+            live = int(await self.redis.zcount(key, since, math.inf)) > 0
+        except UNAVAILABLE:
+            return True
+        if live:
+            self._live[key] = time.monotonic() + self.settings.heartbeat_s
+        return live
+
     async def depth(self, stream: str) -> tuple[int, int]:
         """Jobs in a stream: waiting for a worker, and taken by one but not done."""
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -272,6 +305,13 @@ class RedisExecutor:
         if self._closed:
             self._rejected["shutdown"].inc()
             raise Overloaded(f"{self.manifest.key} is shutting down")
+        if not await self.queue.has_worker(self.manifest.name, self.manifest.version):
+            self._rejected["no_worker"].inc()
+            raise Overloaded(
+                f"no worker serves {self.manifest.key} (none sent a heartbeat lately): "
+                "start `servekit worker` for it",
+                retry_after=NO_WORKER_RETRY_S,
+            )
         remaining = _LONGEST_DEADLINE_S if deadline == math.inf else deadline - time.monotonic()
         wall_deadline = time.time() + remaining
         jobs = [

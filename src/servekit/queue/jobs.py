@@ -36,6 +36,10 @@ class Keys:
         """Every worker's last heartbeat: a sorted set of worker names scored by time."""
         return f"{self.prefix}:workers"
 
+    def model_workers(self, name: str, version: str) -> str:
+        """The last heartbeat of each worker serving one model version (names scored by time)."""
+        return f"{self.prefix}:workers:{name}:{version}"
+
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):

@@ -74,6 +74,7 @@ class ModelWorker:
         self.manifest: Manifest = call.runtime.manifest
         m = self.manifest
         self.stream = keys.jobs(m.name, m.version)
+        self.heartbeat_key = keys.model_workers(m.name, m.version)
         self.dead = keys.dead(m.name, m.version)
         self.max_batch_size = m.batching.max_batch_size
         self.claim_after_ms = int(settings.claim_after_s * 1000)
@@ -322,10 +323,14 @@ class Worker:
         """Say this worker is alive, and keep the jobs it is running from being taken over."""
         while not self.stopping.is_set():
             try:
-                await self.redis.zadd(self.keys.workers(), {self.consumer: time.time()})
-                await self.redis.zremrangebyscore(
-                    self.keys.workers(), 0, time.time() - 60 * self.settings.heartbeat_s
-                )
+                now, forgotten = time.time(), time.time() - 60 * self.settings.heartbeat_s
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    # The worker, and each model it serves: the API refuses at once a model that
+                    # no worker serves, instead of letting its requests wait out their deadline.
+                    for key in (self.keys.workers(), *(m.heartbeat_key for m in self.models)):
+                        pipe.zadd(key, {self.consumer: now})
+                        pipe.zremrangebyscore(key, 0, forgotten)
+                    await pipe.execute()
                 for model in self.models:
                     if model.running:
                         # XCLAIM by the owner resets the idle time, without counting a delivery.
@@ -345,6 +350,7 @@ class Worker:
     async def _leave(self) -> None:
         await self.redis.zrem(self.keys.workers(), self.consumer)
         for model in self.models:
+            await self.redis.zrem(model.heartbeat_key, self.consumer)
             with contextlib.suppress(ResponseError):
                 pending = await self.redis.xpending_range(
                     model.stream, GROUP, "-", "+", 1, consumername=self.consumer

@@ -46,9 +46,14 @@ async def readyz(served: ServedDep, database: DatabaseDep) -> JSONResponse:
         queue_ok = served.queue.available
         body["queue"] = "ok" if queue_ok else "unreachable"
         if queue_ok:
-            # Said, not required: with no worker yet, jobs wait (until their deadline) for one.
             with contextlib.suppress(*UNAVAILABLE):
                 body["workers"] = await served.queue.workers()
+                # Said, not required: the API itself is ready, and answers 503 for these at once.
+                body["models_without_worker"] = [
+                    s.manifest.key
+                    for s in served.all()
+                    if not await served.queue.has_worker(s.manifest.name, s.manifest.version)
+                ]
     if pending or not database_ok or not queue_ok:
         return JSONResponse({"status": "not ready", "loading": pending, **body}, status_code=503)
     return JSONResponse(
