@@ -29,7 +29,8 @@ def invoke() -> Invoke:
 
     def run(args: Sequence[str], env: dict[str, str | None] | None = None) -> Result:
         runner = CliRunner()
-        return runner.invoke(app, list(args), env={"SERVEKIT_URL": None, **(env or {})})
+        cleared = {"SERVEKIT_URL": None, "SERVEKIT_TOKEN": None, "SERVEKIT_API_KEY": None}
+        return runner.invoke(app, list(args), env={**cleared, **(env or {})})
 
     return run
 
@@ -273,3 +274,41 @@ def test_predict_rejects_a_field_without_value(invoke: Invoke) -> None:
     result = invoke(["predict", "iris", "--field", "sepal_length", "--url", "http://127.0.0.1:1"])
     assert result.exit_code == 2
     assert "name=value" in result.stderr
+
+
+def test_version(invoke: Invoke) -> None:
+    from servekit import __version__
+
+    result = invoke(["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"servekit {__version__}"
+
+
+def test_predict_sends_a_token_or_an_api_key(
+    invoke: Invoke, examples_dir: Path, tmp_path: Path
+) -> None:
+    import httpx
+
+    closed = {"SERVEKIT_ALLOW_ANONYMOUS": "false"}
+    with running_server(examples_dir, tmp_path, env=closed) as locked:
+        account = {"name": "Ada", "email": "ada@example.com", "password": "correct horse battery"}
+        with httpx.Client(base_url=locked.url) as client:
+            assert client.post("/users", json=account).status_code == 201
+            form = {"username": account["email"], "password": account["password"]}
+            token = client.post("/auth/token", data=form).json()["access_token"]
+            made = client.post(
+                "/keys", json={"name": "cli"}, headers={"Authorization": f"Bearer {token}"}
+            )
+            key = made.json()["key"]
+        args = ["predict", "iris", *field_args(IRIS_FIELDS), "--json", "--url", locked.url]
+        refused = invoke(args)
+        assert refused.exit_code == 1
+        assert "401" in refused.output
+        for result in (
+            invoke([*args, "--token", token]),
+            invoke([*args, "--api-key", key]),
+            invoke(args, env={"SERVEKIT_TOKEN": token}),
+            invoke(args, env={"SERVEKIT_API_KEY": key}),
+        ):
+            assert result.exit_code == 0, result.output
+            assert json.loads(result.stdout)["predictions"][0]["prediction"] == "setosa"

@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, delete, inspect, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
@@ -153,12 +154,45 @@ def test_db_upgrade_and_current_commands(
     monkeypatch.setenv("DATABASE_URL", database_url)
     runner = CliRunner()
     before = runner.invoke(cli, ["db", "current"])
-    assert before.exit_code == 0, before.output
-    assert "database at no migration" in before.output
+    if database_url.startswith("sqlite"):
+        # No file yet: said, never made behind the user's back.
+        assert before.exit_code == 2, before.output
+        assert "no database at" in before.output
+        assert "servekit db upgrade" in before.output
+        assert not Path(make_url(database_url).database or "").exists()
+    else:
+        assert before.exit_code == 0, before.output
+        assert "database at no migration" in before.output
     upgraded = runner.invoke(cli, ["db", "upgrade"])
     assert upgraded.exit_code == 0, upgraded.output
     after = runner.invoke(cli, ["db", "current"])
     assert f"database at {migrate.head()}; this servekit needs {migrate.head()}" in after.output
+    # Every command says which database it used (without its password).
+    shown = make_url(database_url).render_as_string(hide_password=True)
+    assert f"database: {shown}" in after.output.replace("\n", "")
+
+
+def test_users_commands_run_elsewhere_say_so_instead_of_making_a_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("SERVEKIT_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for args in (["users", "list"], ["users", "delete", "a@example.com"], ["db", "current"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        assert "no database at" in result.output
+        assert "SERVEKIT_DATA_DIR" in result.output
+    assert not (tmp_path / ".servekit").exists()
+    made = runner.invoke(
+        cli,
+        ["users", "create", "--email", "a@example.com", "--name", "A", "--password-stdin"],
+        input="correct horse battery staple\n",
+    )
+    assert made.exit_code == 0, made.output
+    assert "a new one at" in made.output  # said, not silent
+    assert (tmp_path / ".servekit" / "servekit.db").exists()
 
 
 def test_the_server_creates_its_sqlite_database_in_the_data_folder(
