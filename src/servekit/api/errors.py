@@ -20,6 +20,7 @@ from servekit.exceptions import (
     InputError,
     InvalidHeader,
     ModelNotFound,
+    NonFiniteOutputError,
     NotAuthenticated,
     NotFound,
     OutOfDistributionError,
@@ -109,9 +110,15 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_INPUT_CODES: dict[type[InputError], str] = {
+    OutOfDistributionError: "out_of_distribution",
+    NonFiniteOutputError: "non_finite_output",
+}
+
+
 async def _input_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InputError)
-    code = "out_of_distribution" if isinstance(exc, OutOfDistributionError) else "invalid_input"
+    code = _INPUT_CODES.get(type(exc), "invalid_input")
     return error_response(422, code, str(exc), exc.errors)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import joblib
+import sklearn
 
 from servekit.repository.manifest import Task
 from servekit.runtimes import tabular
@@ -49,9 +50,13 @@ class SklearnRuntime(Runtime):
 
     def predict(self, batch: Any) -> Any:
         """Probabilities for classifiers that have them, predictions otherwise."""
-        if self.with_probabilities:
-            return self.estimator.predict_proba(batch)
-        return self.estimator.predict(batch)
+        # Every input is finite (the request models refuse NaN and infinity), so scikit-learn's
+        # own check is redundant; and an intermediate value that overflows (1e308 scaled up)
+        # then gives a non-finite output, refused for its row, not an error for the whole batch.
+        with sklearn.config_context(assume_finite=True):
+            if self.with_probabilities:
+                return self.estimator.predict_proba(batch)
+            return self.estimator.predict(batch)
 
     def encode(self, output: Any) -> list[RowOutput]:
         """Label and probabilities per row, or the plain prediction."""
