@@ -43,7 +43,8 @@ async def me(user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-@router.get("/users/{user_id}", responses=ERRORS)
+# NOTE: ``:int``, so that /users/me is no path of these two routes (its Allow said DELETE).
+@router.get("/users/{user_id:int}", responses=ERRORS)
 async def one_user(user_id: int, user: CurrentUser, session: SessionDep) -> UserPublic:
     """One account: admins see any, a user only their own (another's is a 404, not a 403)."""
     found = await session.get(User, user_id) if user.role == "admin" or user.id == user_id else None
@@ -52,7 +53,7 @@ async def one_user(user_id: int, user: CurrentUser, session: SessionDep) -> User
     return UserPublic.model_validate(found)
 
 
-@router.delete("/users/{user_id}", status_code=204, responses=ERRORS)
+@router.delete("/users/{user_id:int}", status_code=204, responses=ERRORS)
 async def remove_user(user_id: int, admin: AdminUser, session: SessionDep) -> Response:
     """Delete an account with its keys and feedback (admins only)."""
     if not await delete_user(session, user_id=user_id):
