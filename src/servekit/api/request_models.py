@@ -16,11 +16,18 @@ from pydantic import (
     TypeAdapter,
     create_model,
 )
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from servekit.repository.manifest import Feature, FeatureType, Manifest
 
 MAX_TEXT_LENGTH = 10_000
+SAFE_INTEGERS = (-(2**53 - 1), 2**53 - 1)
+"""The integers every JSON reader holds exactly (RFC 7493), in a model's int64 column too.
+
+NOTE: the bounds of an int feature whose manifest sets none: a larger one failed the model's
+int64 conversion (a 500), and the schema's bounds are JSON numbers, which say no more exactly.
+"""
 INSTANCE_TAG, BATCH_TAG = "instance", "batch"
 
 
@@ -31,6 +38,18 @@ def _datetime_text(value: Any) -> Any:
     # Seed 002's clients send "2013-07-06 17:18:00 UTC"; ISO 8601 wants an offset instead.
     if isinstance(value, str) and value.endswith(" UTC"):
         return value[: -len(" UTC")] + "+00:00"
+    return value
+
+
+def _whole(value: Any) -> Any:
+    # JSON Schema counts 7.0 as an integer, as do many clients' encoders: taken as 7; 7.5 is not.
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError(
+                "int_from_float",
+                "Input should be a valid integer, got a number with a fractional part",
+            )
+        return int(value)
     return value
 
 
@@ -46,7 +65,9 @@ def _annotation(feature: Feature, *, strict: bool) -> Any:
         case FeatureType.float:
             return Annotated[float, Field(strict=strict, allow_inf_nan=False, ge=ge, le=le)]
         case FeatureType.int:
-            return Annotated[int, Field(strict=strict, ge=ge, le=le)]
+            low = SAFE_INTEGERS[0] if ge is None else max(ge, SAFE_INTEGERS[0])
+            high = SAFE_INTEGERS[1] if le is None else min(le, SAFE_INTEGERS[1])
+            return Annotated[int, Field(strict=strict, ge=low, le=high), BeforeValidator(_whole)]
         case FeatureType.bool:
             return Annotated[bool, Field(strict=strict)]
         case FeatureType.datetime:
