@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from servekit.auth.passwords import MIN_LENGTH
 
 
 class WarningPublic(BaseModel):
@@ -64,14 +67,35 @@ class Status(BaseModel):
     models: list[ModelSummary]
 
 
+PASSWORD_RULES = (
+    f"At least {MIN_LENGTH} characters, of which at least 4 different ones; not a common "
+    "password; and not containing your name or the part of your email before the @ (when that "
+    "is 4 characters or more). A password that breaks a rule is refused with a 422 saying which."
+)
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+# NOTE: email-validator refuses these domains (RFC 6761's special-use names), which "format:
+# email" allows: said with the pattern they must not match (JSON Schema's has no flags).
+SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
+EMAIL = Field(
+    description="An address at a domain that can take mail: special-use domains "
+    f"({', '.join('.' + name for name in SPECIAL_USE_DOMAIN_NAMES)}) are refused",
+    json_schema_extra={"not": {"pattern": rf"[@.]({SPECIAL_USE})\.?$"}},
+)
+
+
 class UserCreate(BaseModel):
     """What registering takes."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
-    password: str = Field(max_length=1000)
+    email: EmailStr = EMAIL
+    password: str = Field(min_length=MIN_LENGTH, max_length=1000, description=PASSWORD_RULES)
 
 
 class UserPublic(BaseModel):
