@@ -6,6 +6,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -18,6 +19,7 @@ from servekit.api.credentials import Credentials
 from servekit.api.errors import install_error_handlers
 from servekit.api.express import ExpressLane
 from servekit.api.media import checked_media_type
+from servekit.api.openapi import document_refusals
 from servekit.api.routes import auth as auth_routes
 from servekit.api.routes import feedback, health, keys, models, predictions, users
 from servekit.api.routes.predict import LeanRoute, model_routes
@@ -45,6 +47,12 @@ class ServekitApp(FastAPI):
     express: dict[str, LeanRoute]
     recorder: RequestRecorder
     max_body_bytes: int
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document, with the refusals every operation can give by its shape."""
+        if self.openapi_schema is None:
+            document_refusals(super().openapi())
+        return super().openapi()
 
     def build_middleware_stack(self) -> ASGIApp:
         """FastAPI's stack, behind the express lane."""

@@ -41,6 +41,10 @@ class OutOfDistributionError(InputError):
     """Rows were refused because the model's policy rejects out-of-distribution input."""
 
 
+class NonFiniteOutputError(InputError):
+    """The model answered NaN or an infinity for a row: its input is beyond what the model can compute."""
+
+
 class PredictionError(ServekitError):
     """The model raised while predicting."""
 

@@ -50,3 +50,37 @@ def test_query_form_documents_each_feature_as_a_parameter(client: TestClient) ->
 def test_swagger_and_redoc_pages_are_served(client: TestClient) -> None:
     assert "swagger" in client.get("/docs").text.lower()
     assert client.get("/redoc").status_code == 200
+
+
+def test_every_operation_documents_the_refusals_its_shape_can_give(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            documented = set(operation["responses"])
+            where = f"{method.upper()} {path}"
+            if "requestBody" in operation:
+                assert {"400", "413", "422"} <= documented, where
+            if operation.get("security"):
+                assert "401" in documented, where
+            for status, answer in operation["responses"].items():
+                # Every error in servekit's shape, none in FastAPI's; /readyz's 503 is its
+                # report (what is loading, what is unreachable), as probes read it.
+                if status >= "400" and path != "/readyz":
+                    schema = answer["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/ErrorPublic"}, where
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_the_rules_of_a_password_and_of_feedback_are_in_the_schema(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    password = schemas["UserCreate"]["properties"]["password"]
+    assert password["minLength"] == 12
+    for rule in ("common", "your name", "email"):
+        assert rule in password["description"]
+    assert "not" in schemas["UserCreate"]["properties"]["email"]  # special-use domains
+    feedback = schemas["FeedbackCreate"]
+    assert feedback["anyOf"] == [
+        {"required": ["label"], "properties": {"label": {"type": "string"}}},
+        {"required": ["score"], "properties": {"score": {"type": "number"}}},
+    ]
+    assert "a label, a score, or both" in feedback["description"]

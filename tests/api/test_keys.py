@@ -68,3 +68,15 @@ def test_unknown_or_malformed_keys_are_401(client: TestClient, key: str) -> None
 
 def test_making_a_key_needs_a_login(client: TestClient) -> None:
     assert client.post("/keys", json={"name": "x"}).status_code == 401
+
+
+def test_listed_keys_and_the_user_say_their_times_in_utc(client: TestClient) -> None:
+    # Read back from the database (SQLite drops offsets): still RFC 3339 times, with their zone.
+    register(client, "ada@example.com")
+    auth = bearer(token_for(client, "ada@example.com"))
+    made = client.post("/keys", json={"name": "nightly job"}, headers=auth).json()
+    assert client.delete(f"/keys/{made['id']}", headers=auth).status_code == 204
+    [listed] = client.get("/keys", headers=auth).json()
+    me = client.get("/users/me", headers=auth).json()
+    for text in (listed["created_at"], listed["revoked_at"], me["created_at"]):
+        assert text.endswith("Z"), text

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from tests.conftest import IRIS_SETOSA, TAXI_RIDE
@@ -81,3 +84,35 @@ def test_pinned_version_route(client: TestClient) -> None:
     response = client.post("/models/iris/versions/1/predict", json=IRIS_SETOSA)
     assert response.status_code == 200
     assert response.json()["version"] == "1"
+
+
+def strict_json(text: str) -> Any:
+    """The body, parsed as JSON.parse would: NaN and Infinity are not JSON."""
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in the body is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_iris_rows_too_extreme_for_the_model_are_a_422_naming_the_output(
+    client: TestClient,
+) -> None:
+    # Valid, finite input, whose scaling overflows: the model computes NaN probabilities.
+    huge = dict.fromkeys(IRIS_SETOSA, 1e308)
+    posted = client.post("/models/iris/predict", json={"instances": [IRIS_SETOSA, huge]})
+    queried = client.get("/models/iris/predict", params={**IRIS_SETOSA, "petal_length": 1.67e308})
+    for response, row in ((posted, 1), (queried, 0)):
+        assert response.status_code == 422
+        body = strict_json(response.text)
+        assert body["error"] == "non_finite_output"
+        assert f"row {row}: probabilities.setosa = nan" in body["message"]
+        assert ["row", row, "probabilities.setosa"] in [d["loc"] for d in body["detail"]]
+
+
+def test_a_distance_too_large_for_a_number_is_warned_about_as_text(client: TestClient) -> None:
+    response = client.post("/models/iris/predict", json={**IRIS_SETOSA, "petal_width": 1e300})
+    assert response.status_code == 200
+    [row] = strict_json(response.text)["predictions"]
+    [far] = [w for w in row["warnings"] if w["kind"] == "multivariate_outlier"]
+    assert far["value"] == "inf"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from tests.conftest import IRIS_SETOSA, TAXI_RIDE, AppFactory
+from tests.serving.test_service import probe_repo
 
 PREDICT = "/models/iris/predict"
 
@@ -126,6 +129,37 @@ def test_int_feature_refuses_a_fraction_and_a_bool(client: TestClient) -> None:
             client.post("/models/taxifare/predict", json={**TAXI_RIDE, "passenger_count": value})
         )
         assert body["detail"][0]["loc"] == ["body", "passenger_count"]
+
+
+def test_int_feature_takes_a_whole_number_written_as_a_float(client: TestClient) -> None:
+    # JSON Schema's "integer" counts 7.0 as one, and so do clients' encoders: 7.0 is 7.
+    whole = client.post("/models/taxifare/predict", json={**TAXI_RIDE, "passenger_count": 7.0})
+    assert whole.status_code == 200, whole.text
+    one = client.post("/models/taxifare/predict", json={**TAXI_RIDE, "passenger_count": 7})
+    assert (
+        whole.json()["predictions"][0]["prediction"] == one.json()["predictions"][0]["prediction"]
+    )
+    body = refusal(
+        client.post("/models/taxifare/predict", json={**TAXI_RIDE, "passenger_count": 7.5})
+    )
+    assert "fractional part" in body["message"]
+
+
+def test_an_unbounded_int_feature_takes_the_integers_json_holds_exactly(
+    tmp_path: Path, make_app: AppFactory
+) -> None:
+    # Beyond int64 the model's column could not hold the value (a 500): refused, with the bound.
+    repo = probe_repo(tmp_path)
+    raw = yaml.safe_load((repo / "probe" / "servekit.yaml").read_text())
+    raw["inputs"] = [{"name": "x", "type": "int", "example": 1}]
+    (repo / "probe" / "servekit.yaml").write_text(yaml.safe_dump(raw))
+    with TestClient(make_app(model_repository=repo)) as client:
+        assert client.post("/models/probe/predict", json={"x": 2**53 - 1}).status_code == 200
+        body = refusal(client.post("/models/probe/predict", json={"x": 2**64}))
+        spec = client.get("/openapi.json").json()["components"]["schemas"]["ProbeV1Input"]
+    assert f"less than or equal to {2**53 - 1}" in body["message"]
+    assert spec["properties"]["x"]["maximum"] == 2**53 - 1
+    assert spec["properties"]["x"]["minimum"] == -(2**53 - 1)
 
 
 @pytest.mark.parametrize("value", ["yesterday", "2013-13-45 10:00:00", 12.5])

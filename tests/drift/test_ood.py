@@ -188,3 +188,13 @@ def test_small_and_large_requests_get_the_same_distances(iris_manifest: Manifest
     alone = [checker._squared_distances([row])[0] for row in rows]  # one by one: plain Python
     assert alone == pytest.approx(together, rel=1e-12)
     assert [w for row in checker.check(rows) for w in row] == check_one(iris_manifest, ODD_IRIS)
+
+
+def test_a_distance_that_overflows_is_an_outlier_said_as_text(iris_manifest: Manifest) -> None:
+    # 1e308 everywhere: the distance is inf - inf, NaN; one huge value: the distance is infinite.
+    everywhere = dict.fromkeys(ODD_IRIS, 1e308)
+    one = {**ODD_IRIS, "petal_width": 1e300}
+    checker = OODChecker(iris_manifest)
+    for rows in ([everywhere, one], [everywhere, one] * 10):  # plain Python, then numpy
+        far = [[w for w in row if w.feature == MULTIVARIATE] for row in checker.check(rows)]
+        assert [[w.public()["value"] for w in row] for row in far[:2]] == [["nan"], ["inf"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -9,12 +10,15 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from servekit.drift.ood import OODWarning
 from servekit.exceptions import ModelLoadError, RuntimeNotFound
 from servekit.ids import new_id
 from servekit.runtimes.base import RowOutput
 from servekit.serving.service import Prediction, answer_json
+from servekit.storage.db import Database, default_url
+from servekit.storage.tables import PredictionRecord
 from tests.conftest import AppFactory
 
 MODEL_CODE = '''
@@ -85,6 +89,41 @@ def test_a_failing_model_gives_500_with_a_message_and_the_server_goes_on(
         "error": "prediction_failed",
         "message": "the model failed on this request; the error is logged",
     }
+
+
+def test_a_row_answered_with_nan_or_infinity_is_a_422_naming_it_and_is_not_logged(
+    tmp_path: Path, make_app: AppFactory
+) -> None:
+    # The probe doubles x: 1e308 is a valid input whose answer overflows to infinity.
+    with TestClient(make_app(model_repository=probe_repo(tmp_path))) as client:
+        assert client.post("/models/probe/predict", json={"x": 1.0}).status_code == 200
+        refused = client.post(
+            "/models/probe/predict", json={"instances": [{"x": 1.0}, {"x": 1e308}]}
+        )
+    assert refused.status_code == 422
+    body = json.loads(refused.text, parse_constant=_no_constant)
+    assert body["error"] == "non_finite_output"
+    assert "row 1: prediction = inf" in body["message"]
+    assert body["detail"] == [
+        {
+            "loc": ["row", 1, "prediction"],
+            "msg": "the model's prediction is inf, not a finite number",
+            "type": "non_finite_output",
+        }
+    ]
+    assert logged_rows(tmp_path / "data") == 1  # the answered row; none of the refused request
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} is not JSON")
+
+
+def logged_rows(data_dir: Path) -> int:
+    async def count() -> int:
+        async with Database(default_url(data_dir)) as database, database.session() as session:
+            return (await session.execute(select(func.count(PredictionRecord.id)))).scalar_one()
+
+    return asyncio.run(count())
 
 
 def test_a_model_that_fails_to_load_stops_start_up_naming_it(

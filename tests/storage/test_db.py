@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -127,12 +127,7 @@ def test_rows_round_trip_with_json_and_aware_times(database_url: str) -> None:
                 assert record.output["probabilities"] == {"setosa": 0.98}
                 assert record.warnings[0]["feature"] == "sepal_length"
                 assert feedback.label == "setosa"
-                created = (
-                    record.created_at
-                    if record.created_at.tzinfo
-                    else record.created_at.replace(tzinfo=UTC)
-                )
-                assert abs((datetime.now(UTC) - created).total_seconds()) < 60
+                assert abs((datetime.now(UTC) - record.created_at).total_seconds()) < 60
                 session.add(User(email="ada@example.com", name="Ada again", password_hash="x"))
                 with pytest.raises(IntegrityError):
                     await session.commit()
@@ -146,6 +141,39 @@ def test_rows_round_trip_with_json_and_aware_times(database_url: str) -> None:
                 ).scalar_one().user_id is None
 
     asyncio.run(main())
+
+
+def test_every_time_reads_back_aware_in_utc(database_url: str) -> None:
+    # SQLite keeps no offset: without the column type's care, times came back naive there.
+    berlin = timezone(timedelta(hours=2))
+    revoked = datetime(2026, 7, 1, 14, 30, tzinfo=berlin)
+
+    async def main() -> tuple[datetime, datetime | None, datetime]:
+        async with Database(database_url) as database:
+            await database.prepare()
+            async with database.session() as session:
+                user = User(email="ada@example.com", name="Ada", password_hash="x")
+                session.add(user)
+                await session.flush()
+                session.add(
+                    ApiKey(
+                        user_id=user.id, name="ci", prefix="sk", key_hash="h", revoked_at=revoked
+                    )
+                )
+                await session.commit()
+            async with database.session() as session:
+                key = (await session.execute(select(ApiKey))).scalar_one()
+                read = (await session.execute(select(User))).scalar_one()
+                return key.created_at, key.revoked_at, read.created_at
+
+    key_created, key_revoked, user_created = asyncio.run(main())
+    for when in (key_created, key_revoked, user_created):
+        assert when is not None
+        assert when.utcoffset() == timedelta(0)
+    assert key_revoked == revoked  # the same instant, now said in UTC
+    assert key_revoked is not None
+    assert key_revoked.hour == 12
+    assert abs((datetime.now(UTC) - user_created).total_seconds()) < 60
 
 
 def test_db_upgrade_and_current_commands(

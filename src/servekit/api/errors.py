@@ -5,12 +5,15 @@ from __future__ import annotations
 import difflib
 import logging
 import math
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from servekit.api.request_models import BATCH_TAG, INSTANCE_TAG, OVERSIZED_TAG
 from servekit.exceptions import (
@@ -21,6 +24,7 @@ from servekit.exceptions import (
     InputError,
     InvalidHeader,
     ModelNotFound,
+    NonFiniteOutputError,
     NotAuthenticated,
     NotFound,
     OutOfDistributionError,
@@ -137,9 +141,15 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_INPUT_CODES: dict[type[InputError], str] = {
+    OutOfDistributionError: "out_of_distribution",
+    NonFiniteOutputError: "non_finite_output",
+}
+
+
 async def _input_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InputError)
-    code = "out_of_distribution" if isinstance(exc, OutOfDistributionError) else "invalid_input"
+    code = _INPUT_CODES.get(type(exc), "invalid_input")
     return error_response(422, code, str(exc), exc.errors)
 
 
@@ -204,6 +214,52 @@ async def _prediction_failed(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (Starlette tells only the first one's)."""
+    # Each method asked of the router as it is (included routers too), not read off its routes.
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+
+
+def _http_message(request: Request, exc: HTTPException, allowed: list[str]) -> str:
+    where = f"{request.method} {request.url.path}"
+    if exc.status_code == 404 and exc.detail == HTTPStatus.NOT_FOUND.phrase:
+        return f"nothing is served at {request.url.path} (the API is listed at /docs)"
+    if exc.status_code == 405:
+        return f"{where} is not served; this path takes {', '.join(allowed)}"
+    return str(exc.detail)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # Starlette's and FastAPI's own refusals (no such route, method not allowed, a form that
+    # cannot be parsed), in servekit's shape rather than FastAPI's {"detail": ...}.
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    allowed = allowed_methods(request) if exc.status_code == 405 else []
+    if allowed:
+        headers["Allow"] = ", ".join(allowed)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=headers)
+    code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    response = error_response(exc.status_code, code, _http_message(request, exc, allowed))
+    response.headers.update(headers)
+    return response
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette's last resort answers plain text; the error itself is logged (and re-raised) by it.
+    return error_response(
+        500, "internal_error", "the server could not answer; the error is in its log"
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register servekit's handlers on the app."""
     app.add_exception_handler(RequestValidationError, _validation)
@@ -221,3 +277,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientDisconnected, _disconnected)
     app.add_exception_handler(PredictionError, _prediction_failed)
     app.add_exception_handler(UnsupportedMediaType, _unsupported_media)
+    app.add_exception_handler(HTTPException, _http_error)
+    # NOTE: by status, not as Exception: the express lane looks handlers up by the error's
+    # classes, and logs what none of them handles itself.
+    app.add_exception_handler(500, _internal_error)

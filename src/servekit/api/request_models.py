@@ -22,6 +22,12 @@ from typing_extensions import TypedDict
 from servekit.repository.manifest import Feature, FeatureType, Manifest
 
 MAX_TEXT_LENGTH = 10_000
+SAFE_INTEGERS = (-(2**53 - 1), 2**53 - 1)
+"""The integers every JSON reader holds exactly (RFC 7493), in a model's int64 column too.
+
+NOTE: the bounds of an int feature whose manifest sets none: a larger one failed the model's
+int64 conversion (a 500), and the schema's bounds are JSON numbers, which say no more exactly.
+"""
 INSTANCE_TAG, BATCH_TAG, OVERSIZED_TAG = "instance", "batch", "oversized"
 MAX_UNKNOWN_FIELDS = 20
 """Unknown fields a row may carry and still be validated field by field (each one an error)."""
@@ -37,6 +43,18 @@ def _datetime_text(value: Any) -> Any:
     return value
 
 
+def _whole(value: Any) -> Any:
+    # JSON Schema counts 7.0 as an integer, as do many clients' encoders: taken as 7; 7.5 is not.
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError(
+                "int_from_float",
+                "Input should be a valid integer, got a number with a fractional part",
+            )
+        return int(value)
+    return value
+
+
 def _as_utc(value: datetime) -> datetime:
     # NOTE: a time without an offset is taken as UTC (documented in the model's schema), not guessed per client.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -49,7 +67,9 @@ def _annotation(feature: Feature, *, strict: bool) -> Any:
         case FeatureType.float:
             return Annotated[float, Field(strict=strict, allow_inf_nan=False, ge=ge, le=le)]
         case FeatureType.int:
-            return Annotated[int, Field(strict=strict, ge=ge, le=le)]
+            low = SAFE_INTEGERS[0] if ge is None else max(ge, SAFE_INTEGERS[0])
+            high = SAFE_INTEGERS[1] if le is None else min(le, SAFE_INTEGERS[1])
+            return Annotated[int, Field(strict=strict, ge=low, le=high), BeforeValidator(_whole)]
         case FeatureType.bool:
             return Annotated[bool, Field(strict=strict)]
         case FeatureType.datetime:

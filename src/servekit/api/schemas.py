@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from servekit.auth.names import name_problem, normalize_email
@@ -79,9 +80,19 @@ def _normal_email(email: object) -> object:
 
 
 PASSWORD_RULES = (
-    f"At least {MIN_LENGTH} characters; not a common password or one character repeated; "
-    "not containing your name or the part of your email before the @."
+    f"At least {MIN_LENGTH} characters, of which at least 4 different ones; not a common "
+    "password; and not containing your name or the part of your email before the @ (when that "
+    "is 4 characters or more). A password that breaks a rule is refused with a 422 saying which."
 )
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+# NOTE: email-validator refuses these domains (RFC 6761's special-use names), which "format:
+# email" allows: said with the pattern they must not match (JSON Schema's has no flags).
+SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
 Name = Annotated[
     str,
     Field(
@@ -94,7 +105,12 @@ Name = Annotated[
 Email = Annotated[
     EmailStr,
     BeforeValidator(_normal_email),
-    Field(description="Used to log in; compared and stored in one form (NFKC, without case)."),
+    Field(
+        description="Used to log in; compared and stored in one form (NFKC, without case). "
+        "Special-use domains "
+        f"({', '.join('.' + name for name in SPECIAL_USE_DOMAIN_NAMES)}) are refused.",
+        json_schema_extra={"not": {"pattern": rf"[@.]({SPECIAL_USE})\.?$"}},
+    ),
 ]
 Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=1000, description=PASSWORD_RULES)]
 

@@ -30,8 +30,12 @@ class OODWarning:
     message: str
 
     def public(self) -> dict[str, Any]:
-        """JSON-ready form for responses."""
-        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
+        """JSON-ready form for responses: a time as ISO 8601, NaN or infinity as text ("inf")."""
+        value = self.value
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, float) and not math.isfinite(value):
+            value = str(value)  # JSON has no such numbers
         return {
             "feature": self.feature,
             "kind": self.kind,
@@ -146,8 +150,10 @@ class OODChecker:
                 squared.append(sum(map(mul, d, [sum(map(mul, r, d)) for r in self._mv_rows])))
             return squared
         x = np.array([[row[n] for n in self.mv_features] for row in rows], dtype=np.float64)
-        diff = x - self.mv_mean
-        result: list[float] = ((diff @ self.mv_inv_cov) * diff).sum(axis=1).tolist()
+        # Extreme values overflow to infinity or NaN, which _check_multivariate reads as far away.
+        with np.errstate(over="ignore", invalid="ignore"):
+            diff = x - self.mv_mean
+            result: list[float] = ((diff @ self.mv_inv_cov) * diff).sum(axis=1).tolist()
         return result
 
     def _check_multivariate(self, rows: list[Row], found: list[list[OODWarning]]) -> None:
@@ -155,7 +161,8 @@ class OODChecker:
         squared = self._squared_distances(rows)
         limit = self.mv_threshold * self.mv_threshold
         for i, d2 in enumerate(squared):
-            if d2 > limit:
+            # NOTE: not ``d2 > limit``: a distance that overflowed to NaN (inf - inf) is far too.
+            if not d2 <= limit:
                 d = math.sqrt(d2)
                 found[i].append(
                     OODWarning(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from servekit.exceptions import PredictionError
 from servekit.repository.loader import ModelFolder
@@ -20,6 +23,32 @@ class RowOutput:
     prediction: Any
     probabilities: dict[str, float] | None = None
     extra: dict[str, Any] | None = None
+
+    def non_finite(self) -> list[tuple[str, float]]:
+        """Each number that is NaN or infinite, with where it is (``probabilities.setosa``).
+
+        JSON has neither: such an output cannot be answered, nor logged.
+        """
+        found: list[tuple[str, float]] = []
+        _non_finite("prediction", self.prediction, found)
+        for label, p in (self.probabilities or {}).items():
+            if not math.isfinite(p):
+                found.append((f"probabilities.{label}", p))
+        for name, value in (self.extra or {}).items():
+            _non_finite(name, value, found)
+        return found
+
+
+def _non_finite(where: str, value: Any, found: list[tuple[str, float]]) -> None:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            found.append((where, value))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _non_finite(f"{where}[{i}]", item, found)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _non_finite(f"{where}.{key}", item, found)
 
 
 class Runtime(ABC):
@@ -57,7 +86,11 @@ class Runtime(ABC):
     def __call__(self, rows: list[Row]) -> list[RowOutput]:
         """Decode, predict and encode one batch; the batch size in equals the batch size out."""
         try:
-            results = self.encode(self.predict(self.decode(rows)))
+            # NOTE: valid but extreme inputs (1e308) may overflow the model's arithmetic: numpy's
+            # warnings about it are silenced, and the NaN or infinity it gives is refused per row
+            # by the service (a 422), rather than warned about here or failing the whole batch.
+            with np.errstate(all="ignore"):
+                results = self.encode(self.predict(self.decode(rows)))
         except Exception as exc:
             raise PredictionError(
                 f"{self.manifest.key} failed on a batch of {len(rows)}: {exc!r}"

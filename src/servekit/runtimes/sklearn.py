@@ -21,6 +21,11 @@ class SklearnRuntime(Runtime):
     def setup(self) -> None:
         """Load the pickled estimator and decide how to shape its input."""
         self.check_options(["input_format"])
+        # NOTE: scikit-learn is imported here, with the model (as unpickling it would), not when
+        # the app is built: a second's import before a server process says it has started.
+        from sklearn import config_context
+
+        self._finite = config_context
         path = self.model.artifact_path()
         if path is None:
             raise ValueError("the sklearn runtime needs an artifact")
@@ -49,9 +54,13 @@ class SklearnRuntime(Runtime):
 
     def predict(self, batch: Any) -> Any:
         """Probabilities for classifiers that have them, predictions otherwise."""
-        if self.with_probabilities:
-            return self.estimator.predict_proba(batch)
-        return self.estimator.predict(batch)
+        # Every input is finite (the request models refuse NaN and infinity), so scikit-learn's
+        # own check is redundant; and an intermediate value that overflows (1e308 scaled up)
+        # then gives a non-finite output, refused for its row, not an error for the whole batch.
+        with self._finite(assume_finite=True):
+            if self.with_probabilities:
+                return self.estimator.predict_proba(batch)
+            return self.estimator.predict(batch)
 
     def encode(self, output: Any) -> list[RowOutput]:
         """Label and probabilities per row, or the plain prediction."""

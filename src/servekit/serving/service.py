@@ -9,7 +9,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from servekit.drift.ood import OODChecker, OODWarning
-from servekit.exceptions import OutOfDistributionError
+from servekit.exceptions import NonFiniteOutputError, OutOfDistributionError
 from servekit.ids import new_id
 from servekit.monitoring.metrics import OOD_REJECTED_ROWS, OOD_WARNINGS, PREDICTIONS
 from servekit.repository.loader import ModelFolder
@@ -91,7 +91,36 @@ class ModelService:
             )
         outputs = await self.executor.submit(rows, deadline=deadline)
         self._predictions.inc(len(rows))
+        self._check_finite(outputs)
         return [
             Prediction(id=new_id(), output=out, warnings=w)
             for out, w in zip(outputs, warnings, strict=True)
         ]
+
+    def _check_finite(self, outputs: list[RowOutput]) -> None:
+        """Refuse the request when the model said NaN or infinity for a row (JSON has neither).
+
+        Finite inputs can still overflow a model's arithmetic (1e308 in every feature, say): that
+        row's input is beyond what the model computes, a 422 naming the row and the output.
+        """
+        bad = [(i, out.non_finite()) for i, out in enumerate(outputs)]
+        bad = [(i, found) for i, found in bad if found]
+        if not bad:
+            return
+        said = "; ".join(
+            f"row {i}: " + ", ".join(f"{where} = {value}" for where, value in found)
+            for i, found in bad
+        )
+        raise NonFiniteOutputError(
+            f"model {self.manifest.key} cannot answer {len(bad)} row(s): their values are too "
+            f"extreme for it, and it computed outputs that are not finite numbers ({said})",
+            errors=[
+                {
+                    "loc": ["row", i, where],
+                    "msg": f"the model's {where} is {value}, not a finite number",
+                    "type": "non_finite_output",
+                }
+                for i, found in bad
+                for where, value in found
+            ],
+        )

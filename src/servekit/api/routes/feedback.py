@@ -21,14 +21,30 @@ router = APIRouter(tags=["feedback"])
 
 
 class FeedbackCreate(BaseModel):
-    """What a user says about one prediction."""
+    """What a user says about one prediction: a label, a score, or both (one at least)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # The rule of _something, for the schema's readers and generators.
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["label"], "properties": {"label": {"type": "string"}}},
+                {"required": ["score"], "properties": {"score": {"type": "number"}}},
+            ]
+        },
+    )
     prediction_id: str = Field(pattern=r"^[0-9a-f]{32}$")
-    label: str | None = Field(default=None, min_length=1, max_length=200)
-    """The correct answer, for classifiers."""
-    score: float | None = Field(default=None, allow_inf_nan=False)
-    """A rating or the true value, for anything."""
+    label: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The correct answer, for classifiers (give a label, a score, or both)",
+    )
+    score: float | None = Field(
+        default=None,
+        allow_inf_nan=False,
+        description="A rating or the true value, for anything (give a label, a score, or both)",
+    )
     comment: str = Field(default="", max_length=2000)
 
     @model_validator(mode="after")

@@ -27,7 +27,10 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 BodyHandler = Callable[[Request, bytes], Coroutine[Any, Any, Response]]
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": PredictResponse},
-    400: {"model": ErrorPublic, "description": "The body is not valid JSON"},
+    400: {
+        "model": ErrorPublic,
+        "description": "The body is not valid JSON, or X-Request-Timeout is not a positive number",
+    },
     401: {
         "model": ErrorPublic,
         "description": "No valid token or API key (unless anonymous predictions are allowed)",
@@ -36,8 +39,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorPublic, "description": "The body is over the size limit"},
     422: {
         "model": ErrorPublic,
-        "description": "Invalid input, or out of distribution under policy reject",
+        "description": "Invalid input; out of distribution under policy reject; or a row too "
+        "extreme for the model, whose output is then not a finite number (`non_finite_output`)",
     },
+    500: {"model": ErrorPublic, "description": "The model failed on this request (it is logged)"},
     503: {
         "model": ErrorPublic,
         "description": "The model's queue is full: retry after Retry-After seconds",
@@ -46,6 +51,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": ErrorPublic,
         "description": "The request's deadline passed before its answer was ready",
     },
+}
+QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **{status: answer for status, answer in RESPONSES.items() if status != 413},
+    400: {"model": ErrorPublic, "description": "X-Request-Timeout is not a positive number"},
 }
 
 
@@ -196,7 +205,7 @@ def model_routes(served: ServedModels, *, max_batch_rows: int) -> APIRouter:
             tags=tags,
             summary=f"Predict one row of {name} from the query string",
             description=doc,
-            responses=RESPONSES,
+            responses=QUERY_RESPONSES,
             response_model=None,
             operation_id=f"predict_{name}_query",
         )

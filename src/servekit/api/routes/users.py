@@ -86,7 +86,7 @@ async def change_password(
     return Response(status_code=204)
 
 
-@router.get("/users/{user_id}", responses=ERRORS)
+@router.get("/users/{user_id:int}", responses=ERRORS)
 async def one_user(user_id: UserId, user: CurrentUser, session: SessionDep) -> UserPublic:
     """One account: admins see any, a user only their own (another's is a 404, not a 403)."""
     allowed = user.role == "admin" or user.id == user_id
@@ -96,7 +96,7 @@ async def one_user(user_id: UserId, user: CurrentUser, session: SessionDep) -> U
     return UserPublic.model_validate(found)
 
 
-@router.patch("/users/{user_id}", responses={**ERRORS, 422: {"model": ErrorPublic}})
+@router.patch("/users/{user_id:int}", responses={**ERRORS, 422: {"model": ErrorPublic}})
 async def change_role(
     user_id: UserId,
     body: RoleChange,
@@ -113,7 +113,7 @@ async def change_role(
     return UserPublic.model_validate(found)
 
 
-@router.delete("/users/{user_id}", status_code=204, responses=ERRORS)
+@router.delete("/users/{user_id:int}", status_code=204, responses=ERRORS)
 async def remove_user(
     user_id: UserId, admin: AdminUser, session: SessionDep, revocations: RevocationsDep
 ) -> Response:
