@@ -25,13 +25,18 @@ SEED = 20261201
 MAX_EXAMPLES = 60
 """Test cases per operation and phase: both runs take about 80 s on a 2-core machine (100,
 schemathesis' default, about 115 s). 60 still finds every kind of failure the first run found."""
-UNSAYABLE_REFUSALS = {"non_finite_output", "weak_password"}
+UNSAYABLE_REFUSALS = {"non_finite_output", "weak_password", "invalid_name"}
 """Refusals of schema-valid data that JSON Schema cannot express, and that the schema documents.
 
 NOTE: the one exception to ``positive_data_acceptance``, and only for these two kinds of 422:
 which finite numbers overflow a model's arithmetic is the model's to know, not its schema's
 (``non_finite_output``); a password may not contain the user's name or email, other fields of
 the same body, nor be a common one (``weak_password``). Any other 422 of valid data still fails.
+
+NOTE: ``invalid_name`` (a control or invisible character in a name) is said in the schema, as the
+name's ``pattern``; but schemathesis 4.32's fuzzing and stateful phases send names with C0 and C1
+controls all the same (hypothesis' own ``from_regex`` over that pattern never does), so those
+refusals are not counted either. tests/api/test_hardening.py checks the rule itself.
 """
 
 

@@ -2,7 +2,7 @@
 
 A route documents what its own logic answers (403 for admins only, 404, 409, 429, 503). What
 follows from the request's shape is added here, once for all: a body can be unreadable (400),
-too large (413) or invalid (422); parameters can be invalid (422); credentials can be refused
+too large (413), of another media type (415) or invalid (422); parameters can be invalid (422); credentials can be refused
 (401). And every error has servekit's shape (``ErrorPublic``), not FastAPI's ``{"detail"}``.
 """
 
@@ -31,6 +31,7 @@ def _refusals(operation: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if "requestBody" in operation:
         refusals["400"] = _answer(_unreadable(operation))
         refusals["413"] = _answer("The body is over the size limit")
+        refusals["415"] = _answer("The body's Content-Type is not the one this operation reads")
     if "requestBody" in operation or operation.get("parameters"):
         refusals["422"] = _answer("Invalid input: each problem is in `detail`, with its location")
     if operation.get("security"):

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+from pydantic_core import PydanticCustomError
 
-from servekit.auth.names import name_problem, normalize_email
+from servekit.auth.names import NAME_PATTERN, name_problem, normalize_email
 from servekit.auth.passwords import MIN_LENGTH
 
 
@@ -71,7 +72,7 @@ class Status(BaseModel):
 def _plain_name(name: str) -> str:
     problem = name_problem(name)
     if problem is not None:
-        raise ValueError(problem)
+        raise PydanticCustomError("invalid_name", problem)
     return name
 
 
@@ -99,6 +100,8 @@ Name = Annotated[
         min_length=1,
         max_length=200,
         description="Shown to admins; no control or invisible characters.",
+        # Documented only: the validator below checks it (Rust's regex refuses surrogates).
+        json_schema_extra={"pattern": NAME_PATTERN},
     ),
     AfterValidator(_plain_name),
 ]

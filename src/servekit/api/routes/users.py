@@ -16,7 +16,7 @@ from servekit.api.deps import (
 from servekit.api.schemas import ErrorPublic, PasswordChange, RoleChange, UserCreate, UserPublic
 from servekit.auth.passwords import check_strength, hash_password, verify_password
 from servekit.auth.tokens import MAX_USER_ID
-from servekit.exceptions import InputError, NotFound
+from servekit.exceptions import Forbidden, NotFound
 from servekit.storage.users import (
     create_user,
     delete_user,
@@ -75,10 +75,8 @@ async def change_password(
 ) -> Response:
     """Set a new password; every token issued before ends (API keys stay)."""
     if not await work.run(verify_password, user.password_hash, body.current_password):
-        raise InputError(
-            "the current password is wrong",
-            [{"loc": ["body", "current_password"], "msg": "wrong", "type": "wrong_password"}],
-        )
+        # 403, not 422: the body is well formed, the caller has not proven who they are.
+        raise Forbidden("the current password is wrong")
     check_strength(body.new_password, email=user.email, name=user.name)
     password_hash = await work.run(hash_password, body.new_password)
     await set_password_hash(session, user=user, password_hash=password_hash)
