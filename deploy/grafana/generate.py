@@ -188,7 +188,7 @@ def models() -> list[ts.Panel | stat.Panel]:
             ),
         ),
         graph(
-            "Out-of-distribution findings by kind", "Findings a second: out_of_range, unseen_category, multivariate; and rows refused under policy reject.", "ops",
+            "Out-of-distribution findings by kind", "Findings a second: out_of_range, unseen_category, multivariate_outlier; and rows refused under policy reject.", "ops",
             q(f"sum by (model, kind) (rate(servekit_ood_warnings_total{{{MODEL}}}[{R}]))", "{{model}} {{kind}}", "A"),
             q(f"sum by (model) (rate(servekit_ood_rejected_rows_total{{{MODEL}}}[{R}]))", "{{model}} rejected rows", "B"),
         ),

@@ -21,9 +21,9 @@ def test_an_unknown_path_is_a_404_in_the_error_shape(client: TestClient) -> None
         # Two routes serve this path (GET and POST): Starlette's Allow named only the first's.
         ("OPTIONS", "/models/iris/predict", "GET, POST"),
         ("PUT", "/models/iris/predict", "GET, POST"),
-        ("DELETE", "/models/iris/versions/1/predict", "POST"),
+        ("DELETE", "/models/iris/versions/1/predict", "GET, POST"),
         ("PATCH", "/keys", "GET, POST"),
-        ("OPTIONS", "/users/7", "GET, DELETE"),
+        ("OPTIONS", "/users/7", "GET, PATCH, DELETE"),
         ("OPTIONS", "/users/me", "GET"),  # not /users/{user_id}'s, whose id is a number
     ],
 )

@@ -84,6 +84,12 @@ def test_pinned_version_route(client: TestClient) -> None:
     response = client.post("/models/iris/versions/1/predict", json=IRIS_SETOSA)
     assert response.status_code == 200
     assert response.json()["version"] == "1"
+    # The query-string form too, as for the latest version.
+    query = client.get("/models/iris/versions/1/predict", params=IRIS_SETOSA)
+    assert query.status_code == 200, query.text
+    assert query.json()["version"] == "1"
+    assert query.json()["predictions"][0]["prediction"] == "setosa"
+    assert client.get("/models/iris/versions/9/predict", params=IRIS_SETOSA).status_code == 404
 
 
 def strict_json(text: str) -> Any:

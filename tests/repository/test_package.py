@@ -415,3 +415,16 @@ def test_onnx_regressor_is_packaged_as_regression(tmp_path: Path) -> None:
     packaged = package_model(graph, x[:, :3], tmp_path / "m", name="m", runtime="onnx")
     assert packaged.manifest.task is Task.regression
     assert packaged.manifest.outputs.labels is None
+
+
+def test_a_model_fitted_on_an_array_is_given_arrays_when_packaged_from_a_frame(
+    tmp_path: Path,
+) -> None:
+    x, y = iris()
+    model = LogisticRegression(max_iter=1000).fit(x, y)  # no feature names
+    frame = pd.DataFrame(x, columns=IRIS_NAMES)
+    packaged = package_model(model, frame, tmp_path / "iris", name="iris")
+    assert packaged.manifest.options == {"input_format": "array"}
+    rows = [dict(zip(IRIS_NAMES, map(float, r), strict=True)) for r in x[::15]]
+    # pytest turns warnings into errors: scikit-learn's "X has feature names" would fail this.
+    assert [o.prediction for o in predict(packaged, rows)] == list(model.predict(x[::15]))

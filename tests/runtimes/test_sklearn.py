@@ -261,3 +261,18 @@ def test_naive_datetime_rows_are_read_as_utc(tmp_path: Path, start: Start) -> No
     batch = runtime.decode([{"when": datetime(2021, 3, 4, 5, 6, tzinfo=UTC)}])
     assert str(batch["when"].dtype) == str(frame["when"].dtype)
     assert batch["when"][0] == pd.Timestamp("2021-03-04 05:06")
+
+
+def test_a_model_fitted_without_names_is_given_arrays_whatever_its_manifest_says(
+    tmp_path: Path, start: Start, iris_xy: tuple[np.ndarray, np.ndarray]
+) -> None:
+    x, y = iris_xy
+    model = LogisticRegression(max_iter=1000).fit(x, y)
+    # As an older servekit packaged such a model from a DataFrame.
+    extra = {"options": {"input_format": "dataframe"}}
+    package_model(model, x, tmp_path / "iris", name="iris", feature_names=IRIS_NAMES, extra=extra)
+    runtime = start(tmp_path / "iris")
+    assert isinstance(runtime, SklearnRuntime)
+    assert runtime.input_format == "array"
+    # pytest turns warnings into errors: scikit-learn's "X has feature names" would fail this.
+    assert [o.prediction for o in runtime(iris_rows(x[:5]))] == list(model.predict(x[:5]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import joblib
@@ -10,12 +11,15 @@ from servekit.repository.manifest import Task
 from servekit.runtimes import tabular
 from servekit.runtimes.base import Row, RowOutput, Runtime
 
+log = logging.getLogger("servekit.runtimes")
+
 
 class SklearnRuntime(Runtime):
     """A fitted estimator or pipeline saved with joblib.
 
     Options: ``input_format`` — ``dataframe`` (the default when the model saw column names in
-    training) or ``array``.
+    training) or ``array`` (the default otherwise, and what a model fitted without column names
+    is always given).
     """
 
     def setup(self) -> None:
@@ -30,12 +34,28 @@ class SklearnRuntime(Runtime):
         if path is None:
             raise ValueError("the sklearn runtime needs an artifact")
         self.estimator = joblib.load(path)
-        default = "dataframe" if hasattr(self.estimator, "feature_names_in_") else "array"
-        self.input_format = self.manifest.options.get("input_format", default)
+        named = hasattr(self.estimator, "feature_names_in_")
+        self.input_format = self.manifest.options.get(
+            "input_format", "dataframe" if named else "array"
+        )
         if self.input_format not in ("dataframe", "array"):
             raise ValueError(
                 f"options.input_format must be dataframe or array, not {self.input_format!r}"
             )
+        if (
+            self.input_format == "dataframe"
+            and not named
+            and hasattr(self.estimator, "n_features_in_")
+        ):
+            # NOTE: fitted on an array, fed a frame, scikit-learn warns on every call and each call
+            # is 3 to 6 times slower: what the model was fitted on decides (an older servekit
+            # packaged such models as dataframe).
+            log.warning(
+                "%s was fitted without feature names: it is given arrays, not the manifest's "
+                "input_format: dataframe",
+                self.manifest.key,
+            )
+            self.input_format = "array"
         if self.input_format == "array":
             tabular.check_numeric(self.manifest.inputs, "this model")
         self.with_probabilities = self.manifest.task is Task.classification and hasattr(

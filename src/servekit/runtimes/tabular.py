@@ -44,6 +44,20 @@ def to_array(rows: list[Row], features: Sequence[Feature], dtype: Any = np.float
     return np.array([[row[n] for n in names] for row in rows], dtype=dtype)
 
 
+def fitted_on_array(model: Any, features: Sequence[Feature]) -> bool:
+    """Whether scikit-learn saw an array, not a frame, when ``model`` was fitted.
+
+    It records the number of input columns (``n_features_in_``) either way, and their names
+    (``feature_names_in_``) only for a frame. A model without either (a custom first step) keeps
+    whatever it was packaged with; so does one with non-numeric features, which no array holds.
+    """
+    return (
+        hasattr(model, "n_features_in_")
+        and not hasattr(model, "feature_names_in_")
+        and all(f.type in NUMERIC for f in features)
+    )
+
+
 def check_numeric(features: Sequence[Feature], where: str) -> None:
     """Refuse a model whose array input would have to hold text or dates."""
     bad = [f.name for f in features if f.type not in NUMERIC]

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from servekit.exceptions import DeadlineExceeded, Overloaded
-from servekit.monitoring import metrics
+from servekit.monitoring import metrics, model_warnings
 from servekit.runtimes.base import Row, RowOutput, Runtime
 
 
@@ -41,12 +41,16 @@ class ModelCall:
         self.pool = pool
         m = runtime.manifest
         self._seconds = metrics.INFERENCE_SECONDS.labels(m.name, m.version)
+        self._key = m.key
+        model_warnings.capture()
 
     def _timed(self, rows: list[Row]) -> list[RowOutput]:
         start = time.perf_counter()
+        model_warnings.set_model(self._key)
         try:
             return self.runtime(rows)
         finally:
+            model_warnings.set_model(None)
             self._seconds.observe(time.perf_counter() - start)
 
     async def __call__(self, rows: list[Row]) -> list[RowOutput]:

@@ -176,6 +176,19 @@ def _max_rows(service: ModelService, server_limit: int) -> int:
     return server_limit if own is None else min(own, server_limit)
 
 
+def _add_query(router: APIRouter, service: ModelService, path: str, **options: Any) -> None:
+    router.add_api_route(
+        path,
+        _get(service),
+        methods=["GET"],
+        # Solved before the query string is validated: a stranger's is not looked at.
+        dependencies=[Depends(_caller)],
+        responses=QUERY_RESPONSES,
+        response_model=None,
+        **options,
+    )
+
+
 def model_routes(served: ServedModels, *, max_batch_rows: int) -> APIRouter:
     """POST and GET predict for each model's latest version, and POST for each pinned version."""
     router = APIRouter()
@@ -196,17 +209,13 @@ def model_routes(served: ServedModels, *, max_batch_rows: int) -> APIRouter:
                 operation_id=f"predict_{name}",
             )
         )
-        router.add_api_route(
+        _add_query(
+            router,
+            latest,
             f"/models/{name}/predict",
-            _get(latest),
-            methods=["GET"],
-            # Solved before the query string is validated: a stranger's is not looked at.
-            dependencies=[Depends(_caller)],
             tags=tags,
             summary=f"Predict one row of {name} from the query string",
             description=doc,
-            responses=QUERY_RESPONSES,
-            response_model=None,
             operation_id=f"predict_{name}_query",
         )
         for version, service in versions.items():
@@ -222,13 +231,21 @@ def model_routes(served: ServedModels, *, max_batch_rows: int) -> APIRouter:
                     operation_id=f"predict_{name}_v{version}",
                 )
             )
+            _add_query(
+                router,
+                service,
+                f"/models/{name}/versions/{version}/predict",
+                tags=tags,
+                summary=f"Predict one row of {name} version {version} from the query string",
+                operation_id=f"predict_{name}_v{version}_query",
+            )
     router.add_api_route(
         "/models/{name}/predict", _unknown, methods=["GET", "POST"], include_in_schema=False
     )
     router.add_api_route(
         "/models/{name}/versions/{version}/predict",
         _unknown,
-        methods=["POST"],
+        methods=["GET", "POST"],
         include_in_schema=False,
     )
     return router
