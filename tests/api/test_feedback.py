@@ -207,3 +207,83 @@ def test_a_user_reads_their_own_logged_prediction_and_not_anothers(client: TestC
     assert mine.json()["output"]["prediction"] == prediction["prediction"]
     assert client.get(f"/predictions/{prediction['id']}", headers=bo).status_code == 404
     assert client.get(f"/predictions/{'0' * 32}", headers=ada).status_code == 404
+
+
+def predicted_id(
+    client: TestClient, auth: dict[str, str], model: str, row: dict[str, object]
+) -> str:
+    answer = client.post(f"/models/{model}/predict", json=row, headers=auth)
+    assert answer.status_code == 200, answer.text
+    prediction_id: str = answer.json()["predictions"][0]["id"]
+    return prediction_id
+
+
+def test_a_label_must_be_one_the_model_has_and_fit_its_task(client: TestClient) -> None:
+    register(client, "ada@example.com")
+    auth = bearer(token_for(client, "ada@example.com"))
+    iris = predicted_id(client, auth, "iris", IRIS_SETOSA)
+    fare = predicted_id(client, auth, "taxifare", TAXI_RIDE)
+    for body, field, said in [
+        ({"prediction_id": iris, "label": "tulip"}, "label", "'tulip' is not a label of iris:1"),
+        ({"prediction_id": iris, "value": 1.0}, "value", "iris:1 is not a regression"),
+        ({"prediction_id": fare, "label": "12.5"}, "label", "taxifare:1 is a regression"),
+    ]:
+        refused = client.post("/feedback", json=body, headers=auth)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["loc"] == ["body", field]
+        assert said in refused.json()["message"]
+    assert client.get("/feedback", headers=auth).json() == []  # nothing was stored
+
+
+def test_regression_feedback_gives_the_mean_absolute_error(client: TestClient) -> None:
+    register(client, "ada@example.com")
+    auth = bearer(token_for(client, "ada@example.com"))
+    fares = []
+    for passengers in (1, 2):
+        answer = client.post(
+            "/models/taxifare/predict",
+            json={**TAXI_RIDE, "passenger_count": passengers},
+            headers=auth,
+        ).json()["predictions"][0]
+        fares.append((answer["id"], answer["prediction"]))
+    (first, predicted_first), (second, predicted_second) = fares
+    for prediction_id, truth in ((first, predicted_first + 2.0), (second, predicted_second - 1.0)):
+        given = client.post(
+            "/feedback", json={"prediction_id": prediction_id, "value": truth}, headers=auth
+        )
+        assert given.status_code == 201, given.text
+        assert given.json()["value"] == truth
+    mae = REGISTRY.get_sample_value(
+        "servekit_feedback_mean_absolute_error", {"model": "taxifare", "version": "1"}
+    )
+    assert mae == pytest.approx(1.5)
+
+
+def test_a_users_latest_feedback_on_a_prediction_is_the_one_that_counts(
+    client: TestClient, database_url: str
+) -> None:
+    register(client, "ada@example.com")
+    make_admin(database_url, "root@example.com")
+    ada = bearer(token_for(client, "ada@example.com"))
+    root = bearer(token_for(client, "root@example.com"))
+    setosa = predicted_id(client, ada, "iris", IRIS_SETOSA)
+    other = predicted_id(client, ada, "iris", VERSICOLOR)
+    assert (
+        client.post(
+            "/feedback", json={"prediction_id": other, "label": "versicolor"}, headers=ada
+        ).status_code
+        == 201
+    )
+    for label in ("virginica", "virginica", "virginica"):  # sent again and again
+        client.post("/feedback", json={"prediction_id": setosa, "label": label}, headers=ada)
+    assert accuracy() == 0.5  # one wrong and one right, not three wrong
+    client.post("/feedback", json={"prediction_id": setosa, "label": "setosa"}, headers=ada)
+    assert accuracy() == 1.0  # changed her mind: the latest counts
+    mine = client.get("/feedback", headers=ada).json()
+    assert [(f["prediction_id"], f["label"]) for f in mine] == [
+        (setosa, "setosa"),
+        (other, "versicolor"),
+    ]
+    # Another user's word on the same prediction is theirs.
+    client.post("/feedback", json={"prediction_id": setosa, "label": "virginica"}, headers=root)
+    assert accuracy() == pytest.approx(2 / 3)

@@ -162,12 +162,23 @@ def test_an_unbounded_int_feature_takes_the_integers_json_holds_exactly(
     assert spec["properties"]["x"]["minimum"] == -(2**53 - 1)
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2013-13-45 10:00:00", 12.5])
+@pytest.mark.parametrize(
+    "value", ["yesterday", "2013-13-45 10:00:00", 12.5, 1373131080, "1373131080", " -1.5e9 "]
+)
 def test_bad_datetime_is_refused(client: TestClient, value: Any) -> None:
     body = refusal(
         client.post("/models/taxifare/predict", json={**TAXI_RIDE, "pickup_datetime": value})
     )
     assert body["detail"][0]["loc"] == ["body", "pickup_datetime"]
+
+
+@pytest.mark.parametrize("value", ["1373131080", "10000000000"])
+def test_a_number_is_no_datetime_in_a_query_string_either(client: TestClient, value: str) -> None:
+    body = refusal(
+        client.get("/models/taxifare/predict", params={**TAXI_RIDE, "pickup_datetime": value})
+    )
+    assert body["detail"][0]["loc"] == ["query", "pickup_datetime"]
+    assert "ISO 8601" in body["detail"][0]["msg"]
 
 
 @pytest.mark.parametrize(

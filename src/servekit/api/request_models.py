@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -33,11 +34,20 @@ MAX_UNKNOWN_FIELDS = 20
 """Unknown fields a row may carry and still be validated field by field (each one an error)."""
 
 
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
 def _datetime_text(value: Any) -> Any:
-    # NOTE: pydantic would read a number as seconds since 1970: a silent guess we refuse.
-    if not isinstance(value, str | datetime):
-        raise ValueError("a datetime must be an ISO 8601 string, such as 2013-07-06T17:18:00Z")
-    # Seed 002's clients send "2013-07-06 17:18:00 UTC"; ISO 8601 wants an offset instead.
+    # NOTE: pydantic would read a number, or a string of one ("1373131080", a query string's
+    # 10000000000), as seconds or milliseconds since 1970: a silent guess we refuse.
+    if not isinstance(value, str | datetime) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value)
+    ):
+        raise ValueError(
+            "a datetime must be an ISO 8601 string, such as 2013-07-06T17:18:00Z, "
+            "not a number (seconds since 1970 are not read)"
+        )
+    # The taxi-fare tutorial's clients send "2013-07-06 17:18:00 UTC"; ISO 8601 wants an offset.
     if isinstance(value, str) and value.endswith(" UTC"):
         return value[: -len(" UTC")] + "+00:00"
     return value

@@ -85,6 +85,12 @@ FEEDBACK = Counter(
     "Feedback received on predictions, by model, version and whether the prediction was right.",
     ["model", "version", "outcome"],
 )
+FEEDBACK_MAE = Gauge(
+    "servekit_feedback_mean_absolute_error",
+    "Mean absolute error of regression predictions, from the true values feedback gave.",
+    ["model", "version"],
+    multiprocess_mode="mostrecent",
+)
 FEEDBACK_ACCURACY = Gauge(
     "servekit_feedback_accuracy",
     "Share of labelled feedback that agrees with the prediction, over all feedback in the database.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servekit.storage.tables import Feedback, PredictionRecord
@@ -15,16 +15,33 @@ async def add_feedback(
     user_id: int,
     label: str | None,
     score: float | None,
+    value: float | None = None,
     comment: str,
 ) -> Feedback:
-    """Store feedback; with a label, whether the prediction was right."""
-    correct = None if label is None else str(prediction.output.get("prediction")) == label
+    """Store the user's feedback on the prediction, in place of any they gave on it before.
+
+    With a label, whether the prediction was right; with a true value, the absolute error.
+    NOTE: one user's latest word on a prediction is the one that counts: the same feedback sent
+    twice is not two votes.
+    """
+    predicted = prediction.output.get("prediction")
+    correct = None if label is None else str(predicted) == label
+    abs_error = (
+        abs(float(predicted) - value)
+        if value is not None and isinstance(predicted, int | float)
+        else None
+    )
+    await session.execute(
+        delete(Feedback).where(Feedback.prediction_id == prediction.id, Feedback.user_id == user_id)
+    )
     feedback = Feedback(
         prediction_id=prediction.id,
         user_id=user_id,
         label=label,
         score=score,
         correct=correct,
+        value=value,
+        abs_error=abs_error,
         comment=comment,
     )
     session.add(feedback)
@@ -54,6 +71,20 @@ async def accuracy(session: AsyncSession) -> dict[tuple[str, str], float]:
         )
         .join(PredictionRecord, Feedback.prediction_id == PredictionRecord.id)
         .where(Feedback.correct.is_not(None))
+        .group_by(PredictionRecord.model, PredictionRecord.version)
+    )
+    return {
+        (model, version): float(value)
+        for model, version, value in (await session.execute(query)).all()
+    }
+
+
+async def mean_absolute_error(session: AsyncSession) -> dict[tuple[str, str], float]:
+    """Mean absolute error of the predictions that feedback gave a true value, per model and version."""
+    query = (
+        select(PredictionRecord.model, PredictionRecord.version, func.avg(Feedback.abs_error))
+        .join(PredictionRecord, Feedback.prediction_id == PredictionRecord.id)
+        .where(Feedback.abs_error.is_not(None))
         .group_by(PredictionRecord.model, PredictionRecord.version)
     )
     return {

@@ -95,6 +95,10 @@ class Feedback(Base):
     score: Mapped[float | None] = mapped_column(Float, default=None)
     correct: Mapped[bool | None] = mapped_column(default=None)
     """Whether ``label`` equals the prediction (None without a label)."""
+    value: Mapped[float | None] = mapped_column(Float, default=None)
+    """The true value, for a regression."""
+    abs_error: Mapped[float | None] = mapped_column(Float, default=None)
+    """``|prediction - value|``, kept so that the mean absolute error is one SQL average."""
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
