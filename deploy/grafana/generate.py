@@ -201,6 +201,10 @@ def models() -> list[ts.Panel | stat.Panel]:
             "Feedback accuracy", "Share of labelled feedback that agrees with the prediction, over all feedback in the database.", "percentunit",
             q(f"max by (model, version) (servekit_feedback_accuracy{{{API}, {MODEL}}})", "{{model}} v{{version}}"),
         ),
+        graph(
+            "Feedback mean absolute error", "Regressions: mean of |prediction - true value| over the feedback that gave one (each user's latest per prediction).", "short",
+            q(f"max by (model, version) (servekit_feedback_mean_absolute_error{{{API}, {MODEL}}})", "{{model}} v{{version}}"),
+        ),
     ]  # fmt: skip
 
 

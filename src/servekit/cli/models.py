@@ -10,21 +10,75 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from servekit.cli.common import console
+from servekit.cli.common import console, err
 from servekit.cli.common import fail as _fail
 from servekit.exceptions import ServekitError
 
 examples_app = typer.Typer(help="The bundled example models.", no_args_is_help=True)
 
 
-def _read_table(path: Path) -> Any:
+def _read_table(path: Path, datetimes: list[str], categories: list[str]) -> Any:
     import pandas as pd
 
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix in (".csv", ".txt"):
-        return pd.read_csv(path)
-    raise _fail(f"{path}: training data must be .csv or .parquet")
+        frame = pd.read_parquet(path)
+    elif path.suffix in (".csv", ".txt"):
+        frame = pd.read_csv(path)
+    else:
+        raise _fail(f"{path}: training data must be .csv or .parquet")
+    for column in [*datetimes, *categories]:
+        if column not in frame.columns:
+            raise _fail(f"{path} has no column {column!r}")
+    for column in datetimes:
+        try:
+            # As read_csv(parse_dates=...) reads them, which is what the model was trained on.
+            frame[column] = pd.to_datetime(frame[column], format="ISO8601")
+        except (ValueError, TypeError) as exc:
+            raise _fail(f"{path}: column {column!r} is not dates: {exc}") from None
+    for column in categories:
+        frame[column] = frame[column].astype("category")
+    for column in frame.columns:
+        text = pd.api.types.is_string_dtype(frame[column]) or frame[column].dtype == object
+        if text and column not in datetimes and _looks_like_dates(frame[column]):
+            err.print(
+                f"note: column {column!r} looks like dates but is served as text; if the model "
+                f"was trained on parsed dates, pass --datetime {column}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    return frame
+
+
+def _looks_like_dates(column: Any) -> bool:
+    import pandas as pd
+
+    values = column.dropna().astype(str).head(100)
+    if values.empty or not values.str.contains(r"^\d{4}-\d{2}-\d{2}").all():
+        return False
+    try:
+        pd.to_datetime(values, format="ISO8601")
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _load_pickle(model: Path, code: list[Path]) -> Any:
+    import joblib
+
+    from servekit.runtimes.folder_modules import unpickling_help
+
+    folders = list(dict.fromkeys(str(c.resolve().parent) for c in code))
+    sys.path[:0] = folders
+    try:
+        return joblib.load(model)
+    except (AttributeError, ModuleNotFoundError) as exc:
+        said = unpickling_help(exc, model)
+        if said is None:
+            raise
+        raise _fail(said) from None
+    finally:
+        for folder in folders:
+            sys.path.remove(folder)
 
 
 def package(
@@ -46,19 +100,39 @@ def package(
     labels: Annotated[str | None, typer.Option(help="Comma-separated class labels (ONNX).")] = None,
     description: Annotated[str, typer.Option(help="One line about the model.")] = "",
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty folder.")] = False,
+    datetime_columns: Annotated[
+        list[str],
+        typer.Option(
+            "--datetime",
+            help="A column of dates (ISO 8601), as the model was trained on (repeatable).",
+        ),
+    ] = [],  # noqa: B006
+    category_columns: Annotated[
+        list[str],
+        typer.Option("--category", help="A column of categories (repeatable)."),
+    ] = [],  # noqa: B006
+    code: Annotated[
+        list[Path],
+        typer.Option(
+            "--code",
+            help="A Python file the model's pickle imports, carried in the folder (repeatable).",
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Write a model folder (artifact, manifest, schema, training statistics) from a fitted model."""
-    import joblib
 
     from servekit.repository.package import package_model
 
-    frame = _read_table(data)
+    for module in code:
+        if module.suffix != ".py" or not module.is_file():
+            raise _fail(f"--code takes a Python file, not {module}")
+    frame = _read_table(data, datetime_columns, category_columns)
     if target is not None:
         if target not in frame.columns:
             raise _fail(f"{data} has no column {target!r}")
         frame = frame.drop(columns=[target])
     runtime = "onnx" if model.suffix == ".onnx" else "sklearn"
-    fitted: Any = model if runtime == "onnx" else joblib.load(model)
+    fitted: Any = model if runtime == "onnx" else _load_pickle(model, code)
     try:
         folder = package_model(
             fitted,
@@ -71,6 +145,7 @@ def package(
             labels=labels.split(",") if labels else None,
             description=description,
             overwrite=overwrite,
+            modules=code,
         )
     except FileExistsError:
         raise _fail(f"{out} is not empty (pass --overwrite to replace it)") from None

@@ -128,12 +128,15 @@ def package_model(
     description: str = "",
     extra: Mapping[str, Any] | None = None,
     overwrite: bool = False,
+    modules: Sequence[str | Path] = (),
 ) -> ModelFolder:
     """Write ``out_dir`` with the artifact, its manifest, input schema and training statistics.
 
     ``data`` is the training input (a DataFrame, or a 2-D array with ``feature_names``);
     ``overrides`` adds to the inferred feature specs, e.g. ``{"passenger_count": {"minimum": 1}}``;
     ``extra`` adds manifest fields (``outputs``, ``batching``, ``ood``, ``options``...).
+    ``modules`` are Python files the model's pickle imports (a function of the training code):
+    copied into the folder, where the server finds them without ``PYTHONPATH``.
     """
     folder = Path(out_dir)
     replace = folder.exists() and any(folder.iterdir())
@@ -174,5 +177,7 @@ def package_model(
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     _write_artifact(model, runtime, folder / artifact)
+    for module in map(Path, modules):
+        shutil.copyfile(module, folder / module.name)
     (folder / MANIFEST_FILE).write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
     return read_manifest(folder)

@@ -7,8 +7,9 @@ from typing import Any
 
 import joblib
 
+from servekit.exceptions import ModelLoadError
 from servekit.repository.manifest import Task
-from servekit.runtimes import tabular
+from servekit.runtimes import folder_modules, tabular
 from servekit.runtimes.base import Row, RowOutput, Runtime
 
 log = logging.getLogger("servekit.runtimes")
@@ -33,7 +34,14 @@ class SklearnRuntime(Runtime):
         path = self.model.artifact_path()
         if path is None:
             raise ValueError("the sklearn runtime needs an artifact")
-        self.estimator = joblib.load(path)
+        with folder_modules.importable(self.model.path):
+            try:
+                self.estimator = joblib.load(path)
+            except (AttributeError, ModuleNotFoundError) as exc:
+                said = folder_modules.unpickling_help(exc, path)
+                if said is None:
+                    raise
+                raise ModelLoadError(said) from None
         named = hasattr(self.estimator, "feature_names_in_")
         self.input_format = self.manifest.options.get(
             "input_format", "dataframe" if named else "array"
