@@ -186,13 +186,21 @@ def test_array_input_is_refused_for_a_non_numeric_feature(tmp_path: Path, start:
         start(tmp_path / "m")
 
 
+def iris_with_options(
+    folder: Path, iris_xy: tuple[np.ndarray, np.ndarray], **options: str
+) -> LogisticRegression:
+    """Iris fitted on an array and packaged with these runtime options; the fitted model."""
+    x, y = iris_xy
+    model = LogisticRegression(max_iter=1000).fit(x, y)
+    extra = {"options": options}
+    package_model(model, x, folder, name="iris", feature_names=IRIS_NAMES, extra=extra)
+    return model
+
+
 def test_unknown_input_format_is_refused(
     tmp_path: Path, start: Start, iris_xy: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    x, y = iris_xy
-    model = LogisticRegression(max_iter=1000).fit(x, y)
-    extra = {"options": {"input_format": "csv"}}
-    package_model(model, x, tmp_path / "iris", name="iris", feature_names=IRIS_NAMES, extra=extra)
+    iris_with_options(tmp_path / "iris", iris_xy, input_format="csv")
     with pytest.raises(ValueError, match="input_format must be dataframe or array, not 'csv'"):
         start(tmp_path / "iris")
 
@@ -266,11 +274,9 @@ def test_naive_datetime_rows_are_read_as_utc(tmp_path: Path, start: Start) -> No
 def test_a_model_fitted_without_names_is_given_arrays_whatever_its_manifest_says(
     tmp_path: Path, start: Start, iris_xy: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    x, y = iris_xy
-    model = LogisticRegression(max_iter=1000).fit(x, y)
+    x, _ = iris_xy
     # As an older servekit packaged such a model from a DataFrame.
-    extra = {"options": {"input_format": "dataframe"}}
-    package_model(model, x, tmp_path / "iris", name="iris", feature_names=IRIS_NAMES, extra=extra)
+    model = iris_with_options(tmp_path / "iris", iris_xy, input_format="dataframe")
     runtime = start(tmp_path / "iris")
     assert isinstance(runtime, SklearnRuntime)
     assert runtime.input_format == "array"
