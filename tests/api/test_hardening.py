@@ -37,6 +37,7 @@ def test_every_answer_says_nosniff_and_none_is_cached(client: TestClient) -> Non
         login(client, "ada@example.com"),
         login(client, "ada@example.com", "wrong password here"),
     ]
+    assert answers[7].headers["pragma"] == "no-cache"  # the token's answer (RFC 6749 5.1)
     for answer in answers:
         assert answer.headers["x-content-type-options"] == "nosniff", answer.request.url
         assert answer.headers["cache-control"] == "no-store", answer.request.url

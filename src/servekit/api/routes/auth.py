@@ -82,6 +82,8 @@ async def login(
             password_hash=await work.run(hash_password, form.password),
             end_tokens=False,
         )
+    # RFC 6749 5.1: an answer holding a token is never cached (no-store comes from the middleware).
+    response.headers["Pragma"] = "no-cache"
     response.set_cookie(
         DEVICE_COOKIE,
         guard.device_cookie(email),
