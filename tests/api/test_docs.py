@@ -82,5 +82,9 @@ def test_the_rules_of_a_password_and_of_feedback_are_in_the_schema(client: TestC
     assert feedback["anyOf"] == [
         {"required": ["label"], "properties": {"label": {"type": "string"}}},
         {"required": ["score"], "properties": {"score": {"type": "number"}}},
+        {"required": ["value"], "properties": {"value": {"type": "number"}}},
     ]
-    assert "a label, a score, or both" in feedback["description"]
+    assert (
+        "a label (classifiers), the true value\n(regressions) or a score, one at least"
+        in (feedback["description"])
+    )

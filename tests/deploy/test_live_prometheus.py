@@ -126,20 +126,25 @@ class Traffic:
             self.once()
 
     def feedback(self) -> None:
-        """A user, a token, a prediction of theirs, and a label that disagrees with it."""
+        """A user, a token, predictions of theirs: a label that disagrees with a classifier's,
+        and a true value for a regression's."""
         api = self.inprocess
         user = {"name": "Ops", "email": f"ops-{new_id()[:8]}@example.com", "password": PASSWORD}
         assert api.post("/users", json=user).status_code == 201
         token = api.post("/auth/token", data={"username": user["email"], "password": PASSWORD})
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        answer = api.post("/models/iris/predict", json=IRIS_SETOSA, headers=headers).json()
-        body = {"prediction_id": answer["predictions"][0]["id"], "label": "virginica"}
-        deadline = time.monotonic() + 10
-        # The prediction log writes in the background: the prediction is found within a flush.
-        while (status := api.post("/feedback", json=body, headers=headers).status_code) == 404:
-            assert time.monotonic() < deadline, "the prediction never reached the prediction log"
-            time.sleep(0.2)
-        assert status == 201
+        iris = api.post("/models/iris/predict", json=IRIS_SETOSA, headers=headers).json()
+        fare = api.get("/models/taxifare/predict", params=TAXI_RIDE, headers=headers).json()
+        for body in (
+            {"prediction_id": iris["predictions"][0]["id"], "label": "virginica"},
+            {"prediction_id": fare["predictions"][0]["id"], "value": 12.5},
+        ):
+            deadline = time.monotonic() + 10
+            # The prediction log writes in the background: the prediction is found within a flush.
+            while (status := api.post("/feedback", json=body, headers=headers).status_code) == 404:
+                assert time.monotonic() < deadline, "the prediction never reached the log"
+                time.sleep(0.2)
+            assert status == 201
 
     def __enter__(self) -> Traffic:
         self.thread.start()
