@@ -26,14 +26,13 @@ from servekit.api.routes.predict import LeanRoute, model_routes
 from servekit.auth.bootstrap import ensure_admin, first_admin
 from servekit.auth.ratelimit import AttemptStore, LoginGuard
 from servekit.auth.redis_attempts import RedisAttempts
-from servekit.auth.revocation import AccessCache, Revocations
+from servekit.auth.revocation import AccessCache, Revocations, channel
 from servekit.auth.secret import token_secret
 from servekit.auth.tokens import TokenService
 from servekit.auth.work import PasswordWork
 from servekit.config import Settings
 from servekit.monitoring.exposition import Exposition
 from servekit.monitoring.middleware import MonitoringMiddleware, RequestRecorder
-from servekit.queue.connection import connect
 from servekit.serving.registry import ServedModels
 from servekit.storage.attempts import DatabaseAttempts
 from servekit.storage.db import Database, default_url
@@ -100,10 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         secret, auth.jwt_issuer, auth.jwt_audience, timedelta(minutes=auth.token_minutes)
     )
     exposition = Exposition()
-    # Distributed mode: the login limits and revocations are shared through the queue's Redis.
-    shared = connect(settings.redis_url) if settings.redis_url else None
+    # Distributed mode: the login limits and revocations are shared through the queue's Redis
+    # (its client, which the queue closes when it stops).
+    shared = served.queue.redis if served.queue is not None else None
     access = AccessCache(database, auth.access_cache_s)
-    revocations = Revocations(access, shared, f"{settings.queue.prefix}:revocations")
+    revocations = Revocations(access, shared, channel(settings.queue.prefix))
     attempts: AttemptStore = (
         DatabaseAttempts(database)
         if shared is None
@@ -135,14 +135,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.collect()
             gc.freeze()
             yield
+            await revocations.stop()  # before the queue closes the Redis client it listens on
             await served.stop(settings.shutdown_grace_s)
             await retention.stop()
             if prediction_log is not None:
                 await prediction_log.stop()
         finally:
             await revocations.stop()
-            if shared is not None:
-                await shared.aclose()
             # Also when start-up fails: no pooled connection is left behind.
             await database.close()
             exposition.process_exited()

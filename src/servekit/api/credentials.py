@@ -8,7 +8,7 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from servekit.auth.revocation import AccessCache
+from servekit.auth.revocation import AccessCache, check_generation
 from servekit.auth.tokens import TokenService
 from servekit.exceptions import NotAuthenticated
 from servekit.storage.keys import user_for_key
@@ -77,10 +77,6 @@ class Credentials:
             return owner
         claims = self.tokens.verify(presented.value)
         user = await get_user(session, user_id=claims.user_id)
-        if user is None:
-            raise NotAuthenticated("the token's user no longer exists")
-        if user.token_generation != claims.generation:
-            raise NotAuthenticated(
-                "the token was revoked (the account's role or password changed); log in again"
-            )
+        check_generation(claims, None if user is None else user.token_generation)
+        assert user is not None  # check_generation refused a missing one
         return user

@@ -13,8 +13,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from servekit.auth.keys import key_hash
 from servekit.auth.tokens import Claims
@@ -30,6 +33,39 @@ RETRY_S = 1.0
 """Wait before subscribing again after Redis went away."""
 
 
+def channel(prefix: str) -> str:
+    """The Redis channel a deployment's revocations are announced on."""
+    return f"{prefix}:revocations"
+
+
+async def announce(redis: Any, on: str, message: str) -> None:
+    """Tell the deployment's other processes (a failure is logged: the database has it anyway)."""
+    try:
+        await redis.publish(on, message)
+    except Exception as exc:
+        # The revocation is in the database: other processes see it within the cache's bound.
+        log.warning(
+            "could not announce a revocation on Redis (%s): others see it within the cache time",
+            exc,
+        )
+
+
+def user_revoked(user_id: int) -> str:
+    """The message that says a user's tokens and keys are revoked."""
+    return f"user:{user_id}"
+
+
+def check_generation(claims: Claims, current: int | None) -> int:
+    """The token's user id when ``current`` (the user's generation, None if gone) is the token's."""
+    if current is None:
+        raise NotAuthenticated("the token's user no longer exists")
+    if current != claims.generation:
+        raise NotAuthenticated(
+            "the token was revoked (the account's role or password changed); log in again"
+        )
+    return claims.user_id
+
+
 @dataclass
 class AccessCache:
     """The checks behind tokens and keys, each remembered for at most ``ttl_s`` seconds."""
@@ -37,48 +73,55 @@ class AccessCache:
     database: Database
     ttl_s: float
     _generations: dict[int, tuple[int | None, float]] = field(default_factory=dict)
-    _keys: dict[str, tuple[int, float]] = field(default_factory=dict)
+    _keys: dict[str, tuple[int | None, float]] = field(default_factory=dict)
     _epoch: int = 0
 
     async def check_token(self, claims: Claims) -> int:
         """The token's user id, when its user is live and the token of their current generation."""
-        now = time.monotonic()
-        cached = self._generations.get(claims.user_id)
-        if cached is not None and cached[1] > now:
-            current = cached[0]
-        else:
-            epoch = self._epoch
-            async with self.database.session() as session:
-                current = await token_generation(session, user_id=claims.user_id)
-            # NOTE: a revocation that came while the database was read may predate what was read:
-            # nothing read across one is kept.
-            if self.ttl_s > 0 and epoch == self._epoch:
-                self._remember(self._generations, claims.user_id, (current, now + self.ttl_s))
-        if current is None:
-            raise NotAuthenticated("the token's user no longer exists")
-        if current != claims.generation:
-            raise NotAuthenticated(
-                "the token was revoked (the account's role or password changed); log in again"
-            )
-        return claims.user_id
+
+        async def read(session: AsyncSession) -> int | None:
+            return await token_generation(session, user_id=claims.user_id)
+
+        current = await self._look_up(self._generations, claims.user_id, read, keep_none=True)
+        return check_generation(claims, current)
 
     async def key_owner(self, key: str) -> int:
         """The id of the live key's owner; NotAuthenticated for an unknown or revoked key."""
-        digest = key_hash(key)
+
+        async def read(session: AsyncSession) -> int | None:
+            owner = await user_for_key(session, key=key)
+            return None if owner is None else owner.id
+
+        # Unknown keys are not remembered: a stream of made-up keys cannot fill the table.
+        owner_id = await self._look_up(self._keys, key_hash(key), read, keep_none=False)
+        if owner_id is None:
+            raise NotAuthenticated("the API key is not valid (unknown or revoked)")
+        return owner_id
+
+    async def _look_up(
+        self,
+        table: dict[Any, tuple[int | None, float]],
+        key: Any,
+        read: Callable[[AsyncSession], Awaitable[int | None]],
+        *,
+        keep_none: bool,
+    ) -> int | None:
         now = time.monotonic()
-        cached = self._keys.get(digest)
+        cached = table.get(key)
         if cached is not None and cached[1] > now:
             return cached[0]
         epoch = self._epoch
         async with self.database.session() as session:
-            owner = await user_for_key(session, key=key)
-        if owner is None:
-            # Unknown keys are not remembered: a stream of made-up keys cannot fill the table.
-            self._keys.pop(digest, None)
-            raise NotAuthenticated("the API key is not valid (unknown or revoked)")
-        if self.ttl_s > 0 and epoch == self._epoch:
-            self._remember(self._keys, digest, (owner.id, now + self.ttl_s))
-        return owner.id
+            value = await read(session)
+        # NOTE: a revocation that came while the database was read may predate what was read:
+        # nothing read across one is kept.
+        if (value is not None or keep_none) and self.ttl_s > 0 and epoch == self._epoch:
+            if len(table) >= MAX_ENTRIES:
+                table.clear()
+            table[key] = (value, now + self.ttl_s)
+        else:
+            table.pop(key, None)
+        return value
 
     def forget_user(self, user_id: int) -> None:
         """Check the user, and every key of theirs, against the database on their next request."""
@@ -98,12 +141,6 @@ class AccessCache:
         self._generations.clear()
         self._keys.clear()
 
-    @staticmethod
-    def _remember(table: dict[Any, Any], key: Any, value: Any) -> None:
-        if len(table) >= MAX_ENTRIES:
-            table.clear()
-        table[key] = value
-
 
 @dataclass
 class Revocations:
@@ -112,13 +149,13 @@ class Revocations:
     cache: AccessCache
     redis: Any = None
     """A ``redis.asyncio.Redis`` shared by the deployment's processes, or None."""
-    channel: str = "servekit:revocations"
+    channel: str = channel("servekit")
     _listener: asyncio.Task[None] | None = None
 
     async def user(self, user_id: int) -> None:
         """The user's tokens and keys are revoked (deleted, new role, new password)."""
         self.cache.forget_user(user_id)
-        await self._publish(f"user:{user_id}")
+        await self._publish(user_revoked(user_id))
 
     async def key(self, key_hash_hex: str) -> None:
         """One key is revoked."""
@@ -126,16 +163,8 @@ class Revocations:
         await self._publish(f"key:{key_hash_hex}")
 
     async def _publish(self, message: str) -> None:
-        if self.redis is None:
-            return
-        try:
-            await self.redis.publish(self.channel, message)
-        except Exception as exc:
-            # The revocation is in the database: other processes see it within the cache's bound.
-            log.warning(
-                "could not announce a revocation on Redis (%s): others see it within the cache time",
-                exc,
-            )
+        if self.redis is not None:
+            await announce(self.redis, self.channel, message)
 
     async def start(self) -> None:
         """Listen for other processes' revocations (with Redis)."""

@@ -132,12 +132,11 @@ async def _announce_revocation(user_id: int) -> None:
     settings = Settings()
     if settings.redis_url is None:
         return
-    from servekit.auth.revocation import AccessCache, Revocations
+    from servekit.auth.revocation import announce, channel, user_revoked
     from servekit.queue.connection import connect
 
     redis = connect(settings.redis_url)
     try:
-        cache = AccessCache(None, 0)  # type: ignore[arg-type]  # nothing is read through it
-        await Revocations(cache, redis, f"{settings.queue.prefix}:revocations").user(user_id)
+        await announce(redis, channel(settings.queue.prefix), user_revoked(user_id))
     finally:
         await redis.aclose()
