@@ -102,6 +102,12 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             timer.cancel()
         self._timer = self.loop.call_at(deadline, self._expire)
 
+    def _stop_timer(self) -> None:
+        self._phase = _NONE
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def _expire(self) -> None:
         self._timer = None
         phase = self._phase
@@ -204,10 +210,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Stop the timer; uvicorn tells the app its client is gone."""
-        self._phase = _NONE
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -249,10 +252,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def handle_websocket_upgrade(self) -> None:
         """Hand the connection to the WebSocket protocol, without this one's timer."""
         self._handed_over = True
-        self._phase = _NONE
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop_timer()
         super().handle_websocket_upgrade()
 
     def on_headers_complete(self) -> None:

@@ -31,12 +31,15 @@ def is_json(content_type: str | None) -> bool:
     )
 
 
+def _sent(content_type: str | None) -> str:
+    return f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+
+
 def require_json(content_type: str | None) -> None:
     """Refuse a body that does not say it is JSON (an absent Content-Type too: it would be a guess)."""
     if not is_json(content_type):
-        got = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
         raise UnsupportedMediaType(
-            f"send the body as JSON with Content-Type: application/json (got {got})"
+            f"send the body as JSON with Content-Type: application/json (got {_sent(content_type)})"
         )
 
 
@@ -61,7 +64,6 @@ async def checked_media_type(request: Request) -> None:
     if not isinstance(body_field.field_info, fastapi_params.Form):
         require_json(content_type)
     elif _media_type(content_type) not in FORMS:
-        got = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
         raise UnsupportedMediaType(
-            f"send the body as a form (application/x-www-form-urlencoded), got {got}"
+            f"send the body as a form (application/x-www-form-urlencoded), got {_sent(content_type)}"
         )

@@ -101,10 +101,15 @@ class LoginGuard:
         """The attempt was not checked after all (the server was too busy): it does not count."""
         await self.store.remove(attempt.tokens)
 
+    @property
+    def cookie_seconds(self) -> int:
+        """How long a device cookie lasts."""
+        return int(self.settings.device_cookie_days * 86_400)
+
     def device_cookie(self, email: str) -> str:
         """A new device cookie for ``email``: ``<id>.<expiry>.<signature>``."""
         device_id = secrets.token_urlsafe(16)
-        expires = int(time.time() + self.settings.device_cookie_days * 86_400)
+        expires = int(time.time()) + self.cookie_seconds
         return f"{device_id}.{expires}.{self._sign(email, device_id, expires)}"
 
     def device_id(self, cookie: str, email: str) -> str | None:

@@ -13,7 +13,8 @@ from servekit.exceptions import NotAuthenticated
 ALGORITHM = "HS256"
 MAX_USER_ID = 2**31 - 1
 """The largest id a users table holds (a 32-bit integer on Postgres)."""
-ROLES = frozenset({"user", "admin"})
+ROLES = ("user", "admin")
+"""Every role a user can have (what a token may carry)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,20 +65,16 @@ def _looks_like_dates(column: Any) -> bool:
 def _load_pickle(model: Path, code: list[Path]) -> Any:
     import joblib
 
-    from servekit.runtimes.folder_modules import unpickling_help
+    from servekit.runtimes.folder_modules import on_path, unpickling_help
 
-    folders = list(dict.fromkeys(str(c.resolve().parent) for c in code))
-    sys.path[:0] = folders
-    try:
-        return joblib.load(model)
-    except (AttributeError, ModuleNotFoundError) as exc:
-        said = unpickling_help(exc, model)
-        if said is None:
-            raise
-        raise _fail(said) from None
-    finally:
-        for folder in folders:
-            sys.path.remove(folder)
+    with on_path([c.resolve().parent for c in code]):
+        try:
+            return joblib.load(model)
+        except (AttributeError, ModuleNotFoundError) as exc:
+            said = unpickling_help(exc, model)
+            if said is None:
+                raise
+            raise _fail(said) from None
 
 
 def package(

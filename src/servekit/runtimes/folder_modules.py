@@ -26,11 +26,20 @@ def importable(folder: Path) -> Iterator[None]:
                 f"{folder} carries {file.name}, but a module {file.stem!r} is already loaded "
                 f"from {where or 'elsewhere'}: give the model's module a name of its own"
             )
-    sys.path.insert(0, str(folder))
+    with on_path([folder]):
+        yield
+
+
+@contextmanager
+def on_path(folders: list[Path]) -> Iterator[None]:
+    """``folders`` first on the import path for the length of the block."""
+    entries = list(dict.fromkeys(str(f) for f in folders))
+    sys.path[:0] = entries
     try:
         yield
     finally:
-        sys.path.remove(str(folder))
+        for entry in entries:
+            sys.path.remove(entry)
 
 
 def unpickling_help(exc: BaseException, artifact: Path) -> str | None:

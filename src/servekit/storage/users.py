@@ -9,10 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servekit.auth.names import normalize_email
+from servekit.auth.tokens import ROLES
 from servekit.exceptions import Conflict
 from servekit.storage.tables import ApiKey, Feedback, User
 
-ROLES = ("user", "admin")
 TOMBSTONE_DOMAIN = "deleted.invalid"
 """Deleted users' emails become ``<id>@deleted.invalid``: ``.invalid`` is reserved (RFC 2606),
 so no one can register such an address."""

@@ -87,7 +87,7 @@ async def login(
     response.set_cookie(
         DEVICE_COOKIE,
         guard.device_cookie(email),
-        max_age=int(guard.settings.device_cookie_days * 86_400),
+        max_age=guard.cookie_seconds,
         path="/auth",
         httponly=True,
         samesite="strict",
