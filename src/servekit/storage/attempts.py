@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
 from servekit.storage.db import Database
 from servekit.storage.tables import LoginAttempt
@@ -20,16 +20,24 @@ class DatabaseAttempts:
     ) -> tuple[list[object], dict[str, tuple[int, float]]]:
         """Count one attempt for each key; then, per key, the attempts in the window and the oldest.
 
-        NOTE: the attempt is committed before it is counted, so that of N concurrent attempts
-        the k-th to commit sees at least k: no more than a limit's worth can pass together.
+        NOTE: added and counted in one transaction that holds each key's lock, so that
+        concurrent attempts are counted one after another: of N at once, exactly a limit's worth
+        see themselves within it. (Committed first and counted after, a burst on PostgreSQL
+        could all see the whole burst, and all be refused.) SQLite's write lock, taken by the
+        insert, serializes them; on PostgreSQL an advisory lock per key does.
         """
         async with self.database.session() as session:
+            if self.database.url.startswith("postgresql"):
+                for key in sorted(keys):  # always in one order: two attempts never deadlock
+                    await session.execute(
+                        text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": int(key[:15], 16)}
+                    )
             if now - self._pruned > min(window, 60.0):
                 await session.execute(delete(LoginAttempt).where(LoginAttempt.at <= now - window))
                 self._pruned = now
             rows = [LoginAttempt(key=key, at=now) for key in keys]
             session.add_all(rows)
-            await session.commit()
+            await session.flush()
             query = (
                 select(LoginAttempt.key, func.count(), func.min(LoginAttempt.at))
                 .where(LoginAttempt.key.in_(keys), LoginAttempt.at > now - window)
@@ -38,6 +46,7 @@ class DatabaseAttempts:
             counts = {
                 key: (int(n), float(oldest)) for key, n, oldest in await session.execute(query)
             }
+            await session.commit()
         return [row.id for row in rows], counts
 
     async def remove(self, tokens: list[object]) -> None:
