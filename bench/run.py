@@ -35,6 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import goodput  # noqa: E402
 from bench.distributed import FIXED_BATCH, IN_PROCESS, WORKERS, fleet, variant  # noqa: E402
 from bench.models import build  # noqa: E402
 from bench.openloop import Report, offer  # noqa: E402
@@ -415,6 +416,42 @@ def overload(
     return results
 
 
+def goodput_runs(models: Path, work: Path, log: Path, seconds: float) -> list[goodput.Overload]:
+    """servekit with default settings at capacity, then at each level of overload, per model.
+
+    Capacity is measured again before each level, in the same server: what the machine does
+    meanwhile moves both alike.
+    """
+    rows = []
+    for name in goodput.MODELS:
+        script = work / f"{name}-status.lua"
+        script.write_text(goodput.status_script(BODIES[name]))
+        body = json.dumps(BODIES[name]).encode()
+        contender = contenders(name, models / name)[1]  # batching on, as `servekit serve` runs
+        with running(contender, free_port(), log) as url:
+            target, port = url + contender.path, int(url.rsplit(":", 1)[1])
+            goodput.wrk_tally(target, script, goodput.CAPACITY_CLIENTS, 2, LOAD_CORE)  # warm-up
+            for level in goodput.LEVELS:
+                capacity = goodput.wrk_tally(
+                    target, script, goodput.CAPACITY_CLIENTS, seconds, LOAD_CORE
+                )
+                clients = level * goodput.CAPACITY_CLIENTS
+                at_once = goodput.wrk_tally(target, script, clients, seconds, LOAD_CORE)
+                patient = goodput.run_patient(
+                    "127.0.0.1", port, contender.path, body, clients, seconds
+                )
+                for kind, tally in ((goodput.AT_ONCE, at_once), (goodput.PATIENT, patient)):
+                    rows.append(goodput.Overload(name, clients, kind, tally, capacity))
+                    r = rows[-1]
+                    print(
+                        f"{name:7} {clients:5} {kind:22} goodput {r.goodput:4.0%} of {r.capacity_rps:,.0f}  "
+                        f"200 p99 {tally.percentile_ms(200, 99):7.1f} ms (capacity {capacity.percentile_ms(200, 99):.1f})  "
+                        f"503 {tally.rate(503):7,.0f}/s p99 {tally.percentile_ms(503, 99):7.1f} ms  errors {tally.errors}",
+                        flush=True,
+                    )
+    return rows
+
+
 def worker_label(n: int) -> str:
     """The name of distributed mode with ``n`` workers in the results."""
     return f"Redis, {n} worker{'s' if n > 1 else ''}"
@@ -666,6 +703,7 @@ def write_results(
     compared: list[Pairs],
     raw: dict[str, dict[int, float]],
     load: list[tuple[str, float, float, Report]],
+    shed: list[goodput.Overload],
     dist: list[Run],
     meta: dict[str, str],
     seconds: float,
@@ -680,7 +718,9 @@ def write_results(
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     lines += [
         f"| {name} | {value} | {'yes' if ok else '**no**'} |"
-        for name, value, ok in targets(runs, compared) + distributed_targets(dist)
+        for name, value, ok in targets(runs, compared)
+        + goodput.targets(shed)
+        + distributed_targets(dist)
     ]
     paired_runs = [r for p in compared for pair in p.runs for r in pair]
     invalid = [r for r in runs + dist + paired_runs if not r.valid]
@@ -756,6 +796,7 @@ def write_results(
         "The last row is the generator's own floor: the bare Starlette endpoint, which answers at once, offered the same schedule. Its p99 is what the load generator and the machine add to every latency in this table; a refusal p99 near it is the generator's, not the server's.",
         "",
     ]
+    lines += goodput.section(shed, seconds)
     lines += distributed_section(dist)
     path.write_text("\n".join(lines))
 
@@ -771,6 +812,11 @@ def main() -> None:
         "--distributed-only",
         action="store_true",
         help="measure only distributed mode and print it (RESULTS.md is left as it is)",
+    )
+    parser.add_argument(
+        "--overload-only",
+        action="store_true",
+        help="measure only overload with default settings and print it (RESULTS.md is left as it is)",
     )
     parser.add_argument(
         "--compared-only",
@@ -793,6 +839,11 @@ def main() -> None:
         (work / f"{name}.lua").write_text(LUA % json.dumps(body))
     if args.distributed_only:
         distributed(work / "models", work, log, seconds)
+        return
+    if args.overload_only:
+        print(
+            "\n".join(goodput.section(goodput_runs(work / "models", work, log, seconds), seconds))
+        )
         return
     if args.compared_only:
         for p in comparisons(work, log):
@@ -822,9 +873,11 @@ def main() -> None:
     compared = comparisons(work, log)
     print("overload scenario", flush=True)
     load = overload(work / "models" / "fixed", work, log, max(seconds, 5.0))
+    print("overload with default settings", flush=True)
+    shed = goodput_runs(work / "models", work, log, seconds)
     print("distributed mode", flush=True)
     dist = distributed(work / "models", work, log, seconds)
-    write_results(args.out, runs, compared, raw, load, dist, machine(), seconds)
+    write_results(args.out, runs, compared, raw, load, shed, dist, machine(), seconds)
     print(f"wrote {args.out}")
 
 

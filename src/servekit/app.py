@@ -23,6 +23,8 @@ from servekit.api.openapi import document_refusals
 from servekit.api.routes import auth as auth_routes
 from servekit.api.routes import feedback, health, keys, models, predictions, users
 from servekit.api.routes.predict import LeanRoute, model_routes
+from servekit.api.shedding import STATE_KEY as SHEDDER
+from servekit.api.shedding import Gate, Shedder
 from servekit.auth.bootstrap import ensure_admin, first_admin
 from servekit.auth.ratelimit import AttemptStore, LoginGuard
 from servekit.auth.redis_attempts import RedisAttempts
@@ -62,6 +64,20 @@ class ServekitApp(FastAPI):
             recorder=self.recorder,
             max_body_bytes=self.max_body_bytes,
         )
+
+
+def shedder_for(app: FastAPI) -> Shedder:
+    """The Shedder of the app's prediction routes: each path with its model's admission check."""
+    assert isinstance(app, ServekitApp)
+    gates: dict[int, Gate] = {}  # one per executor: a model's paths share it
+    return Shedder(
+        {
+            r.path.encode(): gates.setdefault(
+                id(r.service.executor), Gate(r.service.executor.admit)
+            )
+            for r in app.express.values()
+        }
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -117,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         try:
             await database.prepare()
             if admin is not None:
@@ -134,7 +150,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # several times a second under load (p99 150 -> 15 ms on iris at 64 clients).
             gc.collect()
             gc.freeze()
-            yield
+            # The lifespan state is the server's too: its connections refuse with the Shedder.
+            yield {SHEDDER: shedder_for(app)}
             await revocations.stop()  # before the queue closes the Redis client it listens on
             await served.stop(settings.shutdown_grace_s)
             await retention.stop()

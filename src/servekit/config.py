@@ -26,8 +26,18 @@ class LimitSettings(BaseModel):
     max_queue_rows: int = Field(default=2048, gt=0)
     """Rows one model may hold waiting; beyond, requests get 503 with Retry-After at once."""
 
+    max_queue_wait_ms: float = Field(default=10.0, gt=0)
+    """Longest a row should wait for its model call: each model's queue holds no more rows than
+    the model was measured to clear in this time (at least one batch), so that under overload
+    requests are refused at once rather than left to wait (a model's manifest may change it)."""
+
     request_timeout_s: float = Field(default=30.0, gt=0)
     """Deadline of a request; ``X-Request-Timeout`` (seconds) may shorten it, never lengthen it."""
+
+    backlog: int = Field(default=4096, gt=0)
+    """Connections the kernel may hold for the server before it accepts them (the system's
+    ``net.core.somaxconn`` caps it): room for thousands of clients connecting at once, whose
+    handshakes would otherwise be dropped and retried a second or more later."""
 
     max_header_bytes: int = Field(default=32_768, gt=0)
     """Largest request line and headers together; beyond, 431 and the connection is closed."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -12,6 +13,8 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from servekit.api.shedding import RETRY_AFTER_S, Gate, Shedder
+from servekit.api.shedding import STATE_KEY as SHEDDER
 from servekit.config import LimitSettings
 
 log = logging.getLogger("servekit.http")
@@ -89,6 +92,10 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._lingering = False
         self._handed_over = False  # upgraded to a WebSocket protocol
         self._cycle_transport: _CycleTransport | None = None
+        self._shedding = False  # the current request was refused here: its body is nobody's
+        self._shedder: Shedder | None = app_state.get(SHEDDER)
+        self._gate: Gate | None = None  # the gate the request in progress passed
+        self._resume: asyncio.TimerHandle | None = None  # the end of a pause after a refusal
 
     # The one timer.
 
@@ -211,7 +218,35 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         """Stop the timer; uvicorn tells the app its client is gone."""
         self._stop_timer()
+        self._pass_gate()
+        if self._resume is not None:
+            self._resume.cancel()
         super().connection_lost(exc)
+
+    def _hold_back(self) -> None:
+        """After a refusal, the connection is not read again for half to all of its Retry-After.
+
+        A client that retries at once would otherwise get refusals as fast as the server can
+        write them, and the event loop would spend itself refusing: each connection is refused
+        at most twice a Retry-After, its next request waiting in the kernel meanwhile. A client
+        that honours the Retry-After never waits for it; the random share keeps clients refused
+        together from all coming back together.
+        """
+        if self._resume is not None:
+            self._resume.cancel()
+        self.flow.pause_reading()
+        pause = RETRY_AFTER_S * (0.5 + random.random() / 2)
+        self._resume = self.loop.call_later(pause, self._read_again)
+
+    def _read_again(self) -> None:
+        self._resume = None
+        if not self.transport.is_closing():
+            self.flow.resume_reading()
+
+    def _pass_gate(self) -> None:
+        if self._gate is not None:
+            self._gate.release()
+            self._gate = None
 
     def data_received(self, data: bytes) -> None:
         """Count the bytes a request's headers take, or a drain's, then parse them."""
@@ -256,13 +291,20 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().handle_websocket_upgrade()
 
     def on_headers_complete(self) -> None:
-        """Start the body timeout, then let uvicorn start the app."""
+        """Refuse a prediction of an overloaded model here; else start the body timeout and the app."""
         self._in_headers = False
         self._message_done = False
+        if self._shedder is not None and self._shed():
+            return
         self._arm(_BODY, self.bounds.body_timeout_s)
         super().on_headers_complete()
         if self.cycle is not None:
             self.cycle.transport = cast(asyncio.Transport, self._cycle_transport)
+
+    def on_body(self, body: bytes) -> None:
+        """The body goes to the app, unless the request was refused here."""
+        if not self._shedding:
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
         """The request is whole: the next one's headers are counted from zero."""
@@ -273,10 +315,44 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self._arm(_IDLE, self.bounds.keep_alive_timeout_s)
         elif self._phase == _BODY:
             self._phase = _NONE
+        if self._shedding:
+            self._shedding = False
+            return
         super().on_message_complete()
+
+    def _shed(self) -> bool:
+        """Answer the request now if the shedder refuses it (no app, no task); True if it did."""
+        assert self._shedder is not None
+        if (self.cycle is not None and not self.cycle.response_complete) or self.pipeline:
+            return False  # NOTE: an answer now would overtake the one the app is writing
+        parser = self.parser
+        keep_alive = parser.get_http_version() == "1.1" and parser.should_keep_alive()
+        answer = self._shedder.refusal(
+            parser.get_method(),
+            self.url,
+            self.headers,
+            keep_alive=keep_alive,
+            default_headers=self.server_state.default_headers,
+        )
+        if answer is None:
+            return False
+        if not isinstance(answer, bytes):
+            self._gate = answer
+            return False
+        self._shedding = True
+        self.transport.write(answer)
+        self._hold_back()
+        self.server_state.total_requests += 1
+        if not keep_alive:
+            self._linger()
+        elif not self._message_done:  # the body's rest is read and thrown away, as after a 413
+            self._drain_left = self.bounds.drain_bytes
+            self._arm(_DRAIN, self.bounds.drain_timeout_s)
+        return True
 
     def on_response_complete(self) -> None:
         """uvicorn's, with this connection's timer in place of its keep-alive timer."""
+        self._pass_gate()
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return

@@ -66,6 +66,7 @@ def _config(app: FastAPI | str, settings: Settings) -> uvicorn.Config:
         port=settings.port,
         factory=isinstance(app, str),
         workers=settings.workers,
+        backlog=settings.limits.backlog,
         # The access log is our middleware's JSON line; uvicorn's own would say the same thing twice.
         access_log=False,
         log_config=None,

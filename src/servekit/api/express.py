@@ -15,15 +15,13 @@ from servekit.api.errors import error_response
 from servekit.api.routes.predict import LeanRoute
 from servekit.exceptions import ClientDisconnected
 from servekit.monitoring.middleware import (
-    NO_STORE,
-    SAFETY_HEADERS,
+    EXPRESS_HEADERS,
     BodyLimit,
     RequestRecorder,
     request_id_of,
 )
 
 log = logging.getLogger("servekit.api")
-EXPRESS_HEADERS = (*SAFETY_HEADERS, NO_STORE)
 
 
 class ExpressLane:

@@ -18,6 +18,9 @@ ARRIVAL_GAP = 0.25
 """A batch waiting for rows stops once none has arrived for this share of ``max_wait``: the
 clients it waited for are back, or they are not coming (independent, open-loop traffic)."""
 
+RATE_WEIGHT = 0.2
+"""Weight of the newest measurement in the moving average of a model's drain rate."""
+
 
 @dataclass(eq=False, slots=True)
 class _Job:
@@ -57,12 +60,17 @@ class Batcher:
     next one. ``max_wait`` applies only under load: while another batch of this model runs, or
     after a batch of several rows (whose clients are about to send their next rows); the wait
     ends early once those rows are back, or once rows stop arriving (ARRIVAL_GAP).
-    The queue holds at most ``max_queue_rows`` rows: beyond, ``submit`` raises Overloaded.
+
+    The queue holds at most ``max_queue_rows`` rows, and no more than the model clears in
+    ``max_queue_wait`` seconds at the rate it was last seen to clear a backlog (never fewer than
+    one batch): beyond, ``admit`` and ``submit`` raise Overloaded, so a queued row waits about
+    ``max_queue_wait`` at most however slow the model or the loop has become.
     """
 
     manifest: Manifest
     run_batch: RunBatch
     max_queue_rows: int
+    max_queue_wait: float = math.inf
     concurrency: int = 1
     _queue: asyncio.Queue[_Item] = field(init=False)
     _slots: asyncio.Semaphore = field(init=False)
@@ -71,6 +79,10 @@ class Batcher:
     _in_flight: int = field(init=False, default=0)
     _closed: bool = field(init=False, default=False)
     _last_size: int = field(init=False, default=0)
+    _rate: float = field(init=False, default=0.0)
+    """Rows a second the model clears while rows wait (a moving average; 0 until measured)."""
+    _last_gather: float = field(init=False, default=0.0)
+    _backlogged: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         m = self.manifest
@@ -107,18 +119,48 @@ class Batcher:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def submit(self, rows: list[Row], *, deadline: float = math.inf) -> list[RowOutput]:
-        """Queue the rows and wait for their outputs until ``deadline`` (monotonic seconds)."""
+    def queue_limit(self) -> int:
+        """Rows the queue may hold now: the row limit, or fewer if they would wait too long."""
+        timed = self._timed_limit()
+        return self.max_queue_rows if timed >= self.max_queue_rows else int(timed)
+
+    def _timed_limit(self) -> float:
+        if self._rate == 0.0 or self.max_queue_wait == math.inf:
+            return math.inf
+        return max(self.max_batch_size, int(self._rate * self.max_queue_wait))
+
+    def admit(self, rows: int, *, in_progress: int | None = None) -> None:
+        """Raise Overloaded unless ``rows`` more rows may be queued now.
+
+        With ``in_progress`` (requests let in and not answered, queued or on their way to the
+        queue), those are counted instead of the queue, against its limit plus the rows that
+        run at once.
+        """
         if self._closed:
             self._rejected["shutdown"].inc()
-            raise Overloaded(f"{self.manifest.key} is shutting down", retry_after=1.0)
-        depth = self._queue.qsize()
-        if depth + len(rows) > self.max_queue_rows:
+            raise Overloaded(f"{self.manifest.key} is shutting down")
+        timed = self._timed_limit()
+        limit = self.max_queue_rows if timed >= self.max_queue_rows else int(timed)
+        if in_progress is None:
+            held, what = self._queue.qsize(), "rows queued"
+        else:
+            held, what = in_progress, "requests in progress"
+            limit += self.max_batch_size * self.concurrency
+        # NOTE: an empty queue takes any request (up to the row limit), however many rows.
+        if held + rows > limit and (held or rows > self.max_queue_rows):
             self._rejected["queue_full"].inc()
-            raise Overloaded(
-                f"{self.manifest.key} has {depth} rows queued, and the limit is {self.max_queue_rows}",
-                retry_after=1.0,
+            why = (
+                f" now (what it clears in {self.max_queue_wait * 1000:g} ms)"
+                if timed < self.max_queue_rows
+                else ""
             )
+            raise Overloaded(
+                f"{self.manifest.key} has {held} {what}, and the limit is {limit}{why}"
+            )
+
+    async def submit(self, rows: list[Row], *, deadline: float = math.inf) -> list[RowOutput]:
+        """Queue the rows and wait for their outputs until ``deadline`` (monotonic seconds)."""
+        self.admit(len(rows))
         now = time.monotonic()
         loop = asyncio.get_running_loop()
         job = _Job(loop.create_future(), deadline, now, [None] * len(rows), len(rows))
@@ -161,6 +203,7 @@ class Batcher:
             self._last_size = len(items)
             self._queue_depth.dec(len(items))
             now = time.monotonic()
+            self._measure(len(items), now)
             live = []
             for item in items:
                 job = item.job
@@ -181,6 +224,16 @@ class Batcher:
             # NOTE: only after the batch's task exists, so that stop() sees it once join() returns.
             for _ in items:
                 self._queue.task_done()
+
+    def _measure(self, taken: int, now: float) -> None:
+        # Rows left behind at the last gathering (or a full batch) mean the model, not the
+        # arrivals, set the pace since: the rows taken now over that time are its drain rate.
+        if self._backlogged and now > self._last_gather:
+            sample = taken / (now - self._last_gather)
+            rate = self._rate
+            self._rate = sample if rate == 0.0 else rate + RATE_WEIGHT * (sample - rate)
+        self._last_gather = now
+        self._backlogged = taken == self.max_batch_size or self._queue.qsize() > 0
 
     async def _execute(self, items: list[_Item]) -> None:
         try:

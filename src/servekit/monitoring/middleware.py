@@ -23,6 +23,10 @@ SAFETY_HEADERS = ((b"x-content-type-options", b"nosniff"),)
 """On every answer: a browser never guesses another type than the one given."""
 NO_STORE = (b"cache-control", b"no-store")
 """On every answer that does not choose its own caching: API answers hold tokens and personal data."""
+EXPRESS_HEADERS = (*SAFETY_HEADERS, NO_STORE)
+"""The headers added to every prediction answer."""
+EXPRESS_HEADERS_RAW = b"".join(b"%s: %s\r\n" % pair for pair in EXPRESS_HEADERS)
+"""The same, as they are written on the wire."""
 
 
 def with_safety_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -42,7 +46,12 @@ class BodyTooLarge(HTTPException):
 
 def request_id_of(scope: Scope) -> str:
     """The caller's ``X-Request-ID`` when it is safe to echo and to log, else a new id."""
-    for name, value in scope["headers"]:
+    return request_id_in(scope["headers"])
+
+
+def request_id_in(headers: list[tuple[bytes, bytes]]) -> str:
+    """The ``X-Request-ID`` among these (lower-cased) headers when safe to echo, else a new id."""
+    for name, value in headers:
         if name == b"x-request-id":
             candidate: str = value.decode("latin-1")
             if _VALID_REQUEST_ID.match(candidate):

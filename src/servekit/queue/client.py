@@ -300,11 +300,15 @@ class RedisExecutor:
             self._jobs["waiting"].set(waiting)
             self._jobs["pending"].set(pending)
 
-    async def submit(self, rows: list[Row], *, deadline: float = math.inf) -> list[RowOutput]:
-        """Queue the rows as jobs of at most one batch each and wait for every result."""
+    def admit(self, rows: int, *, in_progress: int | None = None) -> None:
+        """Refuse only while shutting down: the queue's own bounds are on Redis (``submit``)."""
         if self._closed:
             self._rejected["shutdown"].inc()
             raise Overloaded(f"{self.manifest.key} is shutting down")
+
+    async def submit(self, rows: list[Row], *, deadline: float = math.inf) -> list[RowOutput]:
+        """Queue the rows as jobs of at most one batch each and wait for every result."""
+        self.admit(len(rows))
         if not await self.queue.has_worker(self.manifest.name, self.manifest.version):
             self._rejected["no_worker"].inc()
             raise Overloaded(

@@ -98,6 +98,9 @@ class Batching(_Strict):
     """Most rows one request may carry (the server's limit applies when unset)."""
     max_queue_rows: int | None = Field(default=None, gt=0)
     """Most rows waiting for this model (the server's limit applies when unset)."""
+    max_queue_wait_ms: float | None = Field(default=None, gt=0)
+    """Longest a row should wait for this model's call: the queue takes no more rows than the
+    model clears in this time at its measured rate (the server's limit applies when unset)."""
     concurrency: int = Field(default=1, gt=0)
     """Model calls of this model that may run at once (1 for a model that holds a lock or the GIL)."""
 

@@ -24,6 +24,15 @@ class Executor(Protocol):
         """Refuse new rows and finish the accepted ones within ``grace`` seconds."""
         ...
 
+    def admit(self, rows: int, *, in_progress: int | None = None) -> None:
+        """Raise Overloaded if a request of ``rows`` rows would be refused now (no waiting, no I/O).
+
+        The check before anything of a request is parsed, so that a refusal costs next to nothing;
+        ``submit`` checks again. With ``in_progress``, the caller's count of requests it let in
+        and has not answered (queued or not yet), the bound is on those plus what runs at once.
+        """
+        ...
+
     async def submit(self, rows: list[Row], *, deadline: float = math.inf) -> list[RowOutput]:
         """Predict the rows by ``deadline`` (monotonic seconds).
 
@@ -84,16 +93,21 @@ class DirectExecutor:
         """Refuse new rows; the server waits for requests in flight."""
         self._closed = True
 
-    async def submit(self, rows: list[Row], *, deadline: float = math.inf) -> list[RowOutput]:
-        """Run the request's rows, chunk by chunk, unless too many rows are in flight."""
+    def admit(self, rows: int, *, in_progress: int | None = None) -> None:
+        """Raise Overloaded if the rows would pass the limit of rows in flight."""
         if self._closed:
             self._rejected["shutdown"].inc()
             raise Overloaded(f"{self.manifest.key} is shutting down")
-        if self._admitted + len(rows) > self.max_queue_rows:
+        held = self._admitted if in_progress is None else in_progress
+        if held + rows > self.max_queue_rows:
             self._rejected["queue_full"].inc()
             raise Overloaded(
-                f"{self.manifest.key} has {self._admitted} rows in flight, and the limit is {self.max_queue_rows}"
+                f"{self.manifest.key} has {held} rows in flight, and the limit is {self.max_queue_rows}"
             )
+
+    async def submit(self, rows: list[Row], *, deadline: float = math.inf) -> list[RowOutput]:
+        """Run the request's rows, chunk by chunk, unless too many rows are in flight."""
+        self.admit(len(rows))
         self._admitted += len(rows)
         try:
             async with asyncio.timeout_at(None if deadline == math.inf else deadline):

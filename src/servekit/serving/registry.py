@@ -29,9 +29,14 @@ def _executor(
         return RedisExecutor(queue, folder.manifest)
     batching = folder.manifest.batching
     max_queue_rows = batching.max_queue_rows or settings.limits.max_queue_rows
+    max_queue_wait_ms = batching.max_queue_wait_ms or settings.limits.max_queue_wait_ms
     if settings.batching:
         return Batcher(
-            folder.manifest, call, max_queue_rows=max_queue_rows, concurrency=batching.concurrency
+            folder.manifest,
+            call,
+            max_queue_rows=max_queue_rows,
+            max_queue_wait=max_queue_wait_ms / 1000,
+            concurrency=batching.concurrency,
         )
     return DirectExecutor(call, max_queue_rows=max_queue_rows)
 

@@ -109,9 +109,17 @@ class LeanRoute(APIRoute):
     """
 
     def __init__(
-        self, path: str, endpoint: Callable[..., Any], *, serve: BodyHandler, **options: Any
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        serve: BodyHandler,
+        service: ModelService,
+        **options: Any,
     ) -> None:
         self.serve = serve  # NOTE: set before APIRoute.__init__, which asks for the handler
+        self.service = service
+        """The model this route predicts with (its executor admits or refuses requests)."""
         super().__init__(path, endpoint, **options)
 
     async def handler(self, request: Request) -> Response:
@@ -133,13 +141,16 @@ def _post(service: ModelService, max_rows: int, path: str, **options: Any) -> Le
     annotation = Annotated[body_type(manifest, max_rows), Body(openapi_examples=examples)]  # type: ignore[valid-type]
     adapter = body_adapter(manifest, max_rows)
     head = _head(service)
+    admit = service.executor.admit
 
     async def documented(body: BaseModel, request: Request) -> Response:
         raise NotImplementedError  # never called: LeanRoute serves ``serve``
 
     async def serve(request: Request, body: bytes) -> Response:
-        # NOTE: who asks, and in what form, before anything of the body is parsed: a stranger's
-        # megabyte of made-up fields costs a header lookup, not a validation.
+        # NOTE: first whether the model takes one more row at all, then who asks and in what
+        # form, before anything of the body is parsed: under overload a refusal costs a check,
+        # and a stranger's megabyte of made-up fields costs a header lookup, not a validation.
+        admit(1)
         user_id = await request.app.state.credentials.user_id(request)
         require_json(request.headers.get("content-type"))
         try:
@@ -150,7 +161,12 @@ def _post(service: ModelService, max_rows: int, path: str, **options: Any) -> Le
 
     param = inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
     return LeanRoute(
-        path, _endpoint(documented, param, service), serve=serve, methods=["POST"], **options
+        path,
+        _endpoint(documented, param, service),
+        serve=serve,
+        service=service,
+        methods=["POST"],
+        **options,
     )
 
 
@@ -171,6 +187,13 @@ async def _caller(request: Request) -> None:
     request.state.user_id = await request.app.state.credentials.user_id(request)
 
 
+def _admission(service: ModelService) -> Callable[[], None]:
+    def admitted() -> None:
+        service.executor.admit(1)
+
+    return admitted
+
+
 def _max_rows(service: ModelService, server_limit: int) -> int:
     own = service.manifest.batching.max_request_rows
     return server_limit if own is None else min(own, server_limit)
@@ -181,8 +204,9 @@ def _add_query(router: APIRouter, service: ModelService, path: str, **options: A
         path,
         _get(service),
         methods=["GET"],
-        # Solved before the query string is validated: a stranger's is not looked at.
-        dependencies=[Depends(_caller)],
+        # Solved before the query string is validated: under overload a refusal is a check, and
+        # a stranger's query string is not looked at.
+        dependencies=[Depends(_admission(service)), Depends(_caller)],
         responses=QUERY_RESPONSES,
         response_model=None,
         **options,
