@@ -13,8 +13,8 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from servekit.api.shedding import RETRY_AFTER_S, Gate, Shedder
 from servekit.api.shedding import STATE_KEY as SHEDDER
+from servekit.api.shedding import Gate, Shedder
 from servekit.config import LimitSettings
 
 log = logging.getLogger("servekit.http")
@@ -223,7 +223,10 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self._resume.cancel()
         super().connection_lost(exc)
 
-    def _hold_back(self) -> None:
+    def _keeps_alive(self) -> bool:
+        return self.parser.get_http_version() == "1.1" and self.parser.should_keep_alive()
+
+    def _hold_back(self, retry_after: float) -> None:
         """After a refusal, the connection is not read again for half to all of its Retry-After.
 
         A client that retries at once would otherwise get refusals as fast as the server can
@@ -235,7 +238,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if self._resume is not None:
             self._resume.cancel()
         self.flow.pause_reading()
-        pause = RETRY_AFTER_S * (0.5 + random.random() / 2)
+        pause = retry_after * (0.5 + random.random() / 2)
         self._resume = self.loop.call_later(pause, self._read_again)
 
     def _read_again(self) -> None:
@@ -323,27 +326,28 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def _shed(self) -> bool:
         """Answer the request now if the shedder refuses it (no app, no task); True if it did."""
         assert self._shedder is not None
-        if (self.cycle is not None and not self.cycle.response_complete) or self.pipeline:
-            return False  # NOTE: an answer now would overtake the one the app is writing
         parser = self.parser
-        keep_alive = parser.get_http_version() == "1.1" and parser.should_keep_alive()
+        gate = self._shedder.gate(parser.get_method(), self.url)
+        if gate is None or (self.cycle is not None and not self.cycle.response_complete):
+            return False  # NOTE: an answer now would overtake the one the app is writing
+        if self.pipeline:
+            return False
         answer = self._shedder.refusal(
+            gate,
             parser.get_method(),
             self.url,
             self.headers,
-            keep_alive=keep_alive,
-            default_headers=self.server_state.default_headers,
+            self._keeps_alive,
+            self.server_state.default_headers,
         )
         if answer is None:
-            return False
-        if not isinstance(answer, bytes):
-            self._gate = answer
+            self._gate = gate
             return False
         self._shedding = True
-        self.transport.write(answer)
-        self._hold_back()
+        self.transport.write(answer.answer)
+        self._hold_back(answer.retry_after)
         self.server_state.total_requests += 1
-        if not keep_alive:
+        if not self._keeps_alive():
             self._linger()
         elif not self._message_done:  # the body's rest is read and thrown away, as after a 413
             self._drain_left = self.bounds.drain_bytes

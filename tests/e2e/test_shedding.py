@@ -19,8 +19,8 @@ from tests.slow import slow_repo
 PATH = "/models/slow/predict"
 CALL_S = 0.4
 QUEUE = 2
-IN_PROGRESS = QUEUE + 1
-"""Requests the model takes at once: two queued, and one running (a call takes one row)."""
+IN_PROGRESS = QUEUE
+"""Requests the model takes at once: as many as its queue holds rows (one running, one queued)."""
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_an_overloaded_model_refuses_at_once_without_reading_the_body(server: Se
     with connect(server) as sock:
         answer, took = refused(sock, predict(9.0, "shed-1"))
         assert took < CALL_S / 2  # not after the call that holds the model
-        assert answer.headers["retry-after"] == "1"
+        assert 1 <= int(answer.headers["retry-after"]) <= 3  # spread over a few seconds
         assert answer.headers["content-type"] == "application/json"
         assert answer.headers["x-request-id"] == "shed-1"
         assert answer.headers["x-content-type-options"] == "nosniff"
@@ -95,17 +95,17 @@ def test_a_refused_connection_stays_open_and_is_served_once_the_model_has_room(
 ) -> None:
     held = fill(server)
     with connect(server) as sock:
-        refused(sock, predict(9.0))
+        answer, _ = refused(sock, predict(9.0))
         for other in held:
             assert read_answer(other).status == 200
             other.close()
-        time.sleep(1.0)  # the Retry-After, honoured
+        time.sleep(int(answer.headers["retry-after"]))  # honoured
         start = time.monotonic()
         sock.sendall(predict(5.0))
         answer = read_answer(sock)
         assert answer.status == 200
         assert answer.json()["predictions"][0]["prediction"] == 10.0  # type: ignore[index]
-        assert time.monotonic() - start < 1.0  # a patient client is not held
+        assert time.monotonic() - start < 0.5  # a patient client is not held
         # A client that asked to close gets its refusal, then the close.
         held = fill(server)
         sock.sendall(predict(9.0, close=True))

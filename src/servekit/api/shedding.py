@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic_core import to_json
 
@@ -26,8 +27,8 @@ log = logging.getLogger("servekit.access")
 STATE_KEY = "servekit.shedder"
 """Where the app's lifespan state holds the Shedder, for the HTTP protocol to find."""
 
-RETRY_AFTER_S = 1
-"""The Retry-After of a refusal here, in seconds."""
+RETRY_SPREAD_S = 3
+"""A refusal's Retry-After is the model's own (1 s) plus 0 to 2 s at random."""
 
 LOG_EVERY_S = 1.0
 """Refusals are logged as one line per route this often (the first one at once), not one each."""
@@ -56,10 +57,22 @@ class Gate:
         self.in_progress -= 1
 
 
-@dataclass
-class _Tally:
-    """Refusals of one route since its last log line."""
+@dataclass(eq=False, slots=True)
+class Refusal:
+    """A refusal made here: the whole HTTP answer, and the Retry-After it gives."""
 
+    answer: bytes
+    retry_after: int
+
+
+@dataclass(eq=False)
+class _Route:
+    """One prediction route's refusals: its metric series, and the count since its last log line."""
+
+    method: str
+    path: str
+    requests: Any
+    latency: Any
     count: int = 0
     message: str = ""
     flush: asyncio.TimerHandle | None = None
@@ -71,90 +84,94 @@ class Shedder:
 
     gates: Mapping[bytes, Gate]
     """Prediction paths (as sent, without the query string) to their model's gate."""
-    _tallies: dict[bytes, _Tally] = field(init=False, default_factory=dict)
+    _routes: dict[tuple[bytes, bytes], _Route] = field(init=False, default_factory=dict)
+
+    def gate(self, method: bytes, url: bytes) -> Gate | None:
+        """The gate of a prediction request (by its method and raw URL), None for anything else."""
+        if method != b"POST" and method != b"GET":
+            return None
+        return self.gates.get(url.partition(b"?")[0])
 
     def refusal(
         self,
+        gate: Gate,
         method: bytes,
         url: bytes,
         headers: list[tuple[bytes, bytes]],
-        *,
-        keep_alive: bool,
+        keep_alive: Callable[[], bool],
         default_headers: list[tuple[bytes, bytes]],
-    ) -> bytes | Gate | None:
-        """The whole HTTP answer refusing this request; or the gate it passed, which the caller
-        releases once the request is answered; or None for a request that is not a prediction.
+    ) -> Refusal | None:
+        """None if the request passes ``gate`` (the caller releases the gate once it is answered),
+        else its refusal.
 
-        ``headers`` are the request's (names lower-cased), ``default_headers`` the server's own
-        for every answer (its Date).
+        ``headers`` are the request's (names lower-cased); ``keep_alive`` says whether the
+        connection stays open after an answer; ``default_headers`` are the server's own for
+        every answer (its Date).
         """
-        if method != b"POST" and method != b"GET":
-            return None
-        path = url.partition(b"?")[0]
-        gate = self.gates.get(path)
-        if gate is None:
-            return None
         start = time.perf_counter()
         try:
             gate.admit(1, in_progress=gate.in_progress)
         except Overloaded as exc:
-            answer = _answer(exc, request_id_in(headers), keep_alive, default_headers)
-            self._record(method, path, str(exc), time.perf_counter() - start)
-            return answer
+            # NOTE: spread over a few seconds: clients refused together, that all waited the
+            # same second, would come back together, a wave of refusals stalling the loop.
+            retry_after = math.ceil(exc.retry_after) + random.randrange(RETRY_SPREAD_S)
+            answer = _answer(str(exc), retry_after, request_id_in(headers), keep_alive())
+            self._record(method, url.partition(b"?")[0], str(exc), time.perf_counter() - start)
+            return Refusal(b"".join((*_header_lines(default_headers), answer)), retry_after)
         gate.in_progress += 1
-        return gate
+        return None
 
     def _record(self, method: bytes, path: bytes, message: str, elapsed: float) -> None:
-        route = path.decode("latin-1")
-        REQUESTS.labels(method.decode("latin-1"), route, "503").inc()
-        REQUEST_LATENCY.labels(method.decode("latin-1"), route).observe(elapsed)
-        tally = self._tallies.get(path)
-        if tally is None:
-            tally = self._tallies[path] = _Tally()
-        tally.message = message
-        if tally.flush is None:
-            # The first refusal of a burst is logged at once; the rest as a count each second.
-            _log(route, 1, message)
-            tally.flush = asyncio.get_running_loop().call_later(
-                LOG_EVERY_S, self._flush, path, route
+        route = self._routes.get((method, path))
+        if route is None:
+            m, p = method.decode("latin-1"), path.decode("latin-1")
+            route = self._routes[(method, path)] = _Route(
+                m, p, REQUESTS.labels(m, p, "503"), REQUEST_LATENCY.labels(m, p)
             )
+        route.requests.inc()
+        route.latency.observe(elapsed)
+        route.message = message
+        if route.flush is None:
+            # The first refusal of a burst is logged at once; the rest as a count each second.
+            _log(route, 1)
+            route.flush = asyncio.get_running_loop().call_later(LOG_EVERY_S, self._flush, route)
         else:
-            tally.count += 1
+            route.count += 1
 
-    def _flush(self, path: bytes, route: str) -> None:
-        tally = self._tallies[path]
-        if tally.count == 0:
-            tally.flush = None
+    def _flush(self, route: _Route) -> None:
+        if route.count == 0:
+            route.flush = None
             return
-        _log(route, tally.count, tally.message)
-        tally.count = 0
-        tally.flush = asyncio.get_running_loop().call_later(LOG_EVERY_S, self._flush, path, route)
+        _log(route, route.count)
+        route.count = 0
+        route.flush = asyncio.get_running_loop().call_later(LOG_EVERY_S, self._flush, route)
 
 
-def _log(route: str, count: int, message: str) -> None:
+def _log(route: _Route, count: int) -> None:
     log.info(
-        "refused %d request(s) to %s: %s",
+        "refused %d request(s) to %s %s: %s",
         count,
-        route,
-        message,
-        extra={"status": 503, "route": route, "refused": count},
+        route.method,
+        route.path,
+        route.message,
+        extra={"status": 503, "route": route.path, "method": route.method, "refused": count},
     )
 
 
-def _answer(
-    exc: Overloaded, request_id: str, keep_alive: bool, default_headers: list[tuple[bytes, bytes]]
-) -> bytes:
-    body = to_json({"error": "overloaded", "message": f"{exc}; retry later"})
-    retry_after = max(RETRY_AFTER_S, math.ceil(exc.retry_after))
-    head = [
-        b"HTTP/1.1 503 Service Unavailable\r\n",
-        *(b"%s: %s\r\n" % pair for pair in default_headers),
-        b"content-type: application/json\r\n",
-        b"content-length: %d\r\nretry-after: %d\r\nx-request-id: %s\r\n"
-        % (len(body), retry_after, request_id.encode()),
-        EXPRESS_HEADERS_RAW,
-    ]
-    if not keep_alive:
-        head.append(b"connection: close\r\n")
-    head.append(b"\r\n")
-    return b"".join([*head, body])
+def _header_lines(headers: list[tuple[bytes, bytes]]) -> list[bytes]:
+    return [b"HTTP/1.1 503 Service Unavailable\r\n", *(b"%s: %s\r\n" % h for h in headers)]
+
+
+def _answer(message: str, retry_after: int, request_id: str, keep_alive: bool) -> bytes:
+    """The refusal after its status line and the server's own headers."""
+    body = to_json({"error": "overloaded", "message": f"{message}; retry later"})
+    return b"".join(
+        (
+            b"content-type: application/json\r\ncontent-length: %d\r\nretry-after: %d\r\n"
+            b"x-request-id: %s\r\n" % (len(body), retry_after, request_id.encode()),
+            EXPRESS_HEADERS_RAW,
+            b"" if keep_alive else b"connection: close\r\n",
+            b"\r\n",
+            body,
+        )
+    )

@@ -132,9 +132,9 @@ class Batcher:
     def admit(self, rows: int, *, in_progress: int | None = None) -> None:
         """Raise Overloaded unless ``rows`` more rows may be queued now.
 
-        With ``in_progress`` (requests let in and not answered, queued or on their way to the
-        queue), those are counted instead of the queue, against its limit plus the rows that
-        run at once.
+        With ``in_progress`` (requests let in and not answered: on their way to the queue,
+        queued or running), those are counted instead of the queue's rows, against the same
+        limit but never fewer than a batch for each call that may run at once.
         """
         if self._closed:
             self._rejected["shutdown"].inc()
@@ -144,8 +144,9 @@ class Batcher:
         if in_progress is None:
             held, what = self._queue.qsize(), "rows queued"
         else:
+            # What the model clears in max_queue_wait, at least a batch for each call at once.
             held, what = in_progress, "requests in progress"
-            limit += self.max_batch_size * self.concurrency
+            limit = max(limit, self.max_batch_size * self.concurrency)
         # NOTE: an empty queue takes any request (up to the row limit), however many rows.
         if held + rows > limit and (held or rows > self.max_queue_rows):
             self._rejected["queue_full"].inc()
