@@ -13,8 +13,8 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from servekit.api.shedding import ADMITTED, Gate, Shedder
 from servekit.api.shedding import STATE_KEY as SHEDDER
-from servekit.api.shedding import Gate, Shedder
 from servekit.config import LimitSettings
 
 log = logging.getLogger("servekit.http")
@@ -342,6 +342,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         )
         if answer is None:
             self._gate = gate
+            self.scope[ADMITTED] = True  # type: ignore[literal-required]
             return False
         self._shedding = True
         self.transport.write(answer.answer)

@@ -27,6 +27,9 @@ log = logging.getLogger("servekit.access")
 STATE_KEY = "servekit.shedder"
 """Where the app's lifespan state holds the Shedder, for the HTTP protocol to find."""
 
+ADMITTED = "servekit.admitted"
+"""Set in a request's scope once it passed its gate: the app need not check again."""
+
 RETRY_SPREAD_S = 3
 """A refusal's Retry-After is the model's own (1 s) plus 0 to 2 s at random."""
 
@@ -108,10 +111,10 @@ class Shedder:
         connection stays open after an answer; ``default_headers`` are the server's own for
         every answer (its Date).
         """
-        start = time.perf_counter()
         try:
             gate.admit(1, in_progress=gate.in_progress)
         except Overloaded as exc:
+            start = time.perf_counter()
             # NOTE: spread over a few seconds: clients refused together, that all waited the
             # same second, would come back together, a wave of refusals stalling the loop.
             retry_after = math.ceil(exc.retry_after) + random.randrange(RETRY_SPREAD_S)

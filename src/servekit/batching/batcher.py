@@ -83,6 +83,10 @@ class Batcher:
     """Rows a second the model clears while rows wait (a moving average; 0 until measured)."""
     _last_gather: float = field(init=False, default=0.0)
     _backlogged: bool = field(init=False, default=False)
+    _limits: tuple[int, int] = field(init=False, default=(0, 0))
+    """The queue's limit in rows, and the limit of requests in progress (``admit``)."""
+    _timed: bool = field(init=False, default=False)
+    """Whether the limits come from the drain rate (else from ``max_queue_rows``)."""
 
     def __post_init__(self) -> None:
         m = self.manifest
@@ -95,6 +99,7 @@ class Batcher:
         self._rejected = {
             r: metrics.REJECTIONS.labels(*labels, r) for r in metrics.REJECTION_REASONS
         }
+        self._set_limits()
 
     async def start(self) -> None:
         """Start gathering (call from the event loop that will submit)."""
@@ -121,13 +126,19 @@ class Batcher:
 
     def queue_limit(self) -> int:
         """Rows the queue may hold now: the row limit, or fewer if they would wait too long."""
-        timed = self._timed_limit()
-        return self.max_queue_rows if timed >= self.max_queue_rows else int(timed)
+        return self._limits[0]
 
-    def _timed_limit(self) -> float:
-        if self._rate == 0.0 or self.max_queue_wait == math.inf:
-            return math.inf
-        return max(self.max_batch_size, int(self._rate * self.max_queue_wait))
+    def _set_limits(self) -> None:
+        # Worked out when the rate changes (once a batch), so that a check is a comparison.
+        timed = (
+            math.inf
+            if self._rate == 0.0 or self.max_queue_wait == math.inf
+            else max(self.max_batch_size, int(self._rate * self.max_queue_wait))
+        )
+        rows = self.max_queue_rows if timed >= self.max_queue_rows else int(timed)
+        # Requests in progress: the same, but at least a batch for each call that runs at once.
+        self._limits = (rows, max(rows, self.max_batch_size * self.concurrency))
+        self._timed = timed < self.max_queue_rows
 
     def admit(self, rows: int, *, in_progress: int | None = None) -> None:
         """Raise Overloaded unless ``rows`` more rows may be queued now.
@@ -136,28 +147,22 @@ class Batcher:
         queued or running), those are counted instead of the queue's rows, against the same
         limit but never fewer than a batch for each call that may run at once.
         """
+        if in_progress is None:
+            held, limit = self._queue.qsize(), self._limits[0]
+        else:
+            held, limit = in_progress, self._limits[1]
+        # NOTE: an empty queue takes any request (up to the row limit), however many rows.
+        if (
+            held + rows <= limit or (not held and rows <= self.max_queue_rows)
+        ) and not self._closed:
+            return
         if self._closed:
             self._rejected["shutdown"].inc()
             raise Overloaded(f"{self.manifest.key} is shutting down")
-        timed = self._timed_limit()
-        limit = self.max_queue_rows if timed >= self.max_queue_rows else int(timed)
-        if in_progress is None:
-            held, what = self._queue.qsize(), "rows queued"
-        else:
-            # What the model clears in max_queue_wait, at least a batch for each call at once.
-            held, what = in_progress, "requests in progress"
-            limit = max(limit, self.max_batch_size * self.concurrency)
-        # NOTE: an empty queue takes any request (up to the row limit), however many rows.
-        if held + rows > limit and (held or rows > self.max_queue_rows):
-            self._rejected["queue_full"].inc()
-            why = (
-                f" now (what it clears in {self.max_queue_wait * 1000:g} ms)"
-                if timed < self.max_queue_rows
-                else ""
-            )
-            raise Overloaded(
-                f"{self.manifest.key} has {held} {what}, and the limit is {limit}{why}"
-            )
+        self._rejected["queue_full"].inc()
+        what = "rows queued" if in_progress is None else "requests in progress"
+        why = f" now (what it clears in {self.max_queue_wait * 1000:g} ms)" if self._timed else ""
+        raise Overloaded(f"{self.manifest.key} has {held} {what}, and the limit is {limit}{why}")
 
     async def submit(self, rows: list[Row], *, deadline: float = math.inf) -> list[RowOutput]:
         """Queue the rows and wait for their outputs until ``deadline`` (monotonic seconds)."""
@@ -233,6 +238,7 @@ class Batcher:
             sample = taken / (now - self._last_gather)
             rate = self._rate
             self._rate = sample if rate == 0.0 else rate + RATE_WEIGHT * (sample - rate)
+            self._set_limits()
         self._last_gather = now
         self._backlogged = taken == self.max_batch_size or self._queue.qsize() > 0
 

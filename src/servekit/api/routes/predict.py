@@ -19,6 +19,7 @@ from servekit.api.lifetime import request_deadline, until_disconnected
 from servekit.api.media import require_json
 from servekit.api.request_models import body_adapter, body_type, example_instance, instance_model
 from servekit.api.schemas import ErrorPublic, PredictResponse
+from servekit.api.shedding import ADMITTED
 from servekit.runtimes.base import Row
 from servekit.serving.registry import ServedModels
 from servekit.serving.service import ModelService, answer_json
@@ -150,7 +151,8 @@ def _post(service: ModelService, max_rows: int, path: str, **options: Any) -> Le
         # NOTE: first whether the model takes one more row at all, then who asks and in what
         # form, before anything of the body is parsed: under overload a refusal costs a check,
         # and a stranger's megabyte of made-up fields costs a header lookup, not a validation.
-        admit(1)
+        if ADMITTED not in request.scope:  # the connection checked it already
+            admit(1)
         user_id = await request.app.state.credentials.user_id(request)
         require_json(request.headers.get("content-type"))
         try:
