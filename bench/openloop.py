@@ -32,9 +32,10 @@ class Report:
     """Requests with no HTTP answer (connection refused, reset, or no free connection)."""
 
 
-async def _exchange(
+async def exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> tuple[int, bool]:
+) -> tuple[int, float | None]:
+    """One request and its answer: the status, and the Retry-After in seconds (None without one)."""
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
@@ -43,7 +44,8 @@ async def _exchange(
         k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
     }
     await reader.readexactly(int(headers.get("content-length", "0")))
-    return status, "retry-after" in headers
+    retry_after = headers.get("retry-after")
+    return status, None if retry_after is None else float(retry_after)
 
 
 async def offer(
@@ -81,13 +83,15 @@ async def offer(
             report.failed += 1
             return
         try:
-            status, retry_after = await _exchange(*connection, request)
+            status, retry_after = await exchange(*connection, request)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             report.failed += 1
             opened -= 1
             connection[1].close()
             return
-        report.outcomes.append(Outcome(status, time.monotonic() - scheduled, retry_after))
+        report.outcomes.append(
+            Outcome(status, time.monotonic() - scheduled, retry_after is not None)
+        )
         idle.append(connection)
 
     start = time.monotonic()
