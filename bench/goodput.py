@@ -219,7 +219,7 @@ def targets(rows: list[Overload]) -> list[tuple[str, str, bool]]:
         accepted_p99 = r.tally.percentile_ms(200, 99)
         bound = 2 * r.capacity.percentile_ms(200, 99)
         out += [
-            (f"{where}: goodput >= 80% of capacity", f"{r.goodput:.0%}", r.goodput >= 0.8),
+            (f"{where}: goodput >= 80% of capacity", f"{r.goodput:.1%}", r.goodput >= 0.8),
             (
                 f"{where}: 503 p99 < 50 ms",
                 "no 503" if math.isnan(refused_p99) else f"{refused_p99:.1f} ms",
@@ -252,7 +252,7 @@ def section(rows: list[Overload], seconds: float) -> list[str]:
         t = r.tally
         other = ", ".join(f"{s}: {t.count(s)}" for s in t.other_statuses) or "-"
         lines.append(
-            f"| {r.model} | {r.clients:,} | {r.kind} | {r.capacity_rps:,.0f} | {_ms(r.capacity.percentile_ms(200, 99))} | {t.rate(200):,.0f} | {r.goodput:.0%} | {_ms(t.percentile_ms(200, 50))} | {_ms(t.percentile_ms(200, 99))} | {t.rate(503):,.0f} | {_ms(t.percentile_ms(503, 50))} | {_ms(t.percentile_ms(503, 99))} | {other} | {t.errors} |"
+            f"| {r.model} | {r.clients:,} | {r.kind} | {r.capacity_rps:,.0f} | {_ms(r.capacity.percentile_ms(200, 99))} | {t.rate(200):,.0f} | {r.goodput:.1%} | {_ms(t.percentile_ms(200, 50))} | {_ms(t.percentile_ms(200, 99))} | {t.rate(503):,.0f} | {_ms(t.percentile_ms(503, 50))} | {_ms(t.percentile_ms(503, 99))} | {other} | {t.errors} |"
         )
     lines += [
         "",

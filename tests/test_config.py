@@ -82,3 +82,11 @@ def test_an_optional_bound_is_turned_off_by_none(monkeypatch: pytest.MonkeyPatch
     settings = Settings()
     assert settings.prediction_log.retention_days is None
     assert settings.prediction_log.max_rows == 1000
+
+
+def test_the_listen_backlog_is_a_setting_handed_to_uvicorn() -> None:
+    from servekit.server import _config
+
+    settings = Settings(limits={"backlog": 512})
+    assert _config("servekit.server:app_from_env", settings).backlog == 512
+    assert Settings().limits.backlog == 4096

@@ -139,3 +139,35 @@ def test_batching_off_runs_one_call_per_request(tmp_path: Path, make_app: AppFac
         2.0 * i for i in range(5)
     ]
     assert sorted(calls(tmp_path)) == [[float(i)] for i in range(5)]
+
+
+def test_a_full_queue_refuses_before_the_body_is_parsed(tmp_path: Path, make_app: AppFactory) -> None:
+    app = make_app(model_repository=slow_repo(tmp_path, 0.3), limits={"max_queue_rows": 1})
+
+    async def body(client: httpx.AsyncClient) -> None:
+        running = asyncio.create_task(client.post(PATH, json={"x": 1.0}))
+        await asyncio.sleep(0.1)
+        queued = asyncio.create_task(client.post(PATH, json={"x": 2.0}))
+        await asyncio.sleep(0.05)
+        # Not JSON, and no Content-Type: a 400 or a 415 if it were looked at; a 503 before that.
+        refused = await client.post(PATH, content=b"{not json")
+        assert refused.status_code == 503
+        assert refused.json()["error"] == "overloaded"
+        # The query-string form is refused the same way, before its query is validated.
+        assert (await client.get(PATH, params={"x": "not a number"})).status_code == 503
+        assert (await running).status_code == 200
+        assert (await queued).status_code == 200
+
+    serve(app, body)
+
+
+def test_the_wait_bound_comes_from_the_manifest_else_from_the_server(
+    tmp_path: Path, make_app: AppFactory
+) -> None:
+    server_default = make_app(model_repository=slow_repo(tmp_path / "a", 0.0))
+    own = make_app(model_repository=slow_repo(tmp_path / "b", 0.0, max_queue_wait_ms=250))
+    tuned = make_app(
+        model_repository=slow_repo(tmp_path / "c", 0.0), limits={"max_queue_wait_ms": 40}
+    )
+    waits = [app.state.served.get("slow").executor.max_queue_wait for app in (server_default, own, tuned)]
+    assert waits == [0.010, 0.250, 0.040]
