@@ -346,11 +346,12 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             return False
         self._shedding = True
         self.transport.write(answer.answer)
-        self._hold_back(answer.retry_after)
         self.server_state.total_requests += 1
         if not self._keeps_alive():
             self._linger()
-        elif not self._message_done:  # the body's rest is read and thrown away, as after a 413
+            return True
+        self._hold_back(answer.retry_after)
+        if not self._message_done:  # the body's rest is read and thrown away, as after a 413
             self._drain_left = self.bounds.drain_bytes
             self._arm(_DRAIN, self.bounds.drain_timeout_s)
         return True

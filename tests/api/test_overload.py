@@ -141,7 +141,9 @@ def test_batching_off_runs_one_call_per_request(tmp_path: Path, make_app: AppFac
     assert sorted(calls(tmp_path)) == [[float(i)] for i in range(5)]
 
 
-def test_a_full_queue_refuses_before_the_body_is_parsed(tmp_path: Path, make_app: AppFactory) -> None:
+def test_a_full_queue_refuses_before_the_body_is_parsed(
+    tmp_path: Path, make_app: AppFactory
+) -> None:
     app = make_app(model_repository=slow_repo(tmp_path, 0.3), limits={"max_queue_rows": 1})
 
     async def body(client: httpx.AsyncClient) -> None:
@@ -169,5 +171,7 @@ def test_the_wait_bound_comes_from_the_manifest_else_from_the_server(
     tuned = make_app(
         model_repository=slow_repo(tmp_path / "c", 0.0), limits={"max_queue_wait_ms": 40}
     )
-    waits = [app.state.served.get("slow").executor.max_queue_wait for app in (server_default, own, tuned)]
+    waits = [
+        app.state.served.get("slow").executor.max_queue_wait for app in (server_default, own, tuned)
+    ]
     assert waits == [0.010, 0.250, 0.040]
