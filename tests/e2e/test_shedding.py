@@ -164,3 +164,19 @@ def test_refusals_are_counted_and_logged_once_a_second(server: Server) -> None:
     assert all(r["route"] == PATH and "slow:1" in str(r["message"]) for r in lines)
     # No refusal has a line of its own.
     assert not [r for r in server.records() if str(r.get("request_id", "")).startswith("counted")]
+
+
+def test_pipelined_and_http_1_0_requests_are_refused_in_order(server: Server) -> None:
+    held = fill(server)
+    with connect(server) as sock:
+        sock.sendall(predict(9.0, "first") + predict(8.0, "second"))  # one write, two requests
+        answers = [read_answer(sock), read_answer(sock)]
+        assert [a.status for a in answers] == [503, 503]
+        assert [a.headers["x-request-id"] for a in answers] == ["first", "second"]
+    with connect(server) as sock:
+        old = predict(9.0).replace(b"HTTP/1.1", b"HTTP/1.0", 1)
+        answer, _ = refused(sock, old)
+        assert answer.headers["connection"] == "close"
+        assert sock.recv(1) == b""  # closed once the answer was read
+    for other in held:
+        other.close()
