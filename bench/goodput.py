@@ -256,7 +256,7 @@ def section(rows: list[Overload], seconds: float) -> list[str]:
         )
     lines += [
         "",
-        "A refused connection is not read again for half to all of its Retry-After (1 to 3 s): a client that honours it never waits for that, and one that retries at once has its next request wait in the kernel meanwhile. So the 503 p99 of clients that retry at once measures that hold (and so does an accepted p99 that includes requests admitted after it), not the refusal itself, which is written as soon as the request's headers are read. Without the hold, N such clients each answered within 50 ms ask for N / 0.05 refusals a second, 20 times N: 12,800 a second for 640 clients and 64,000 for 3,200, at about 50 us of the server's one core each (64% of the core, and more than three cores). No policy on one core gives those clients fast refusals and goodput both; this one keeps goodput and the accepted latency.",
+        "A refused connection is not read again for half to all of its Retry-After (1 to 3 s): a client that honours it never waits for that, and one that retries at once has its next request wait in the kernel meanwhile. So the 503 p99 of clients that retry at once measures that hold (and so does an accepted p99 that includes requests admitted after it), not the refusal itself, which is written as soon as the request's headers are read. Without the hold, N such clients each answered within 50 ms ask for N / 0.05 refusals a second, 20 times N: 12,800 a second for 640 clients and 64,000 for 3,200, at about 60 us of the server's one core each (77% of the core, and nearly four cores). No policy on one core gives those clients fast refusals and goodput both; this one keeps goodput and the accepted latency.",
         "",
     ]
     return lines
