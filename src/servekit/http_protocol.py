@@ -326,16 +326,16 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def _shed(self) -> bool:
         """Answer the request now if the shedder refuses it (no app, no task); True if it did."""
         assert self._shedder is not None
-        parser = self.parser
-        gate = self._shedder.gate(parser.get_method(), self.url)
-        if gate is None or (self.cycle is not None and not self.cycle.response_complete):
-            return False  # NOTE: an answer now would overtake the one the app is writing
-        if self.pipeline:
+        method, path = self.parser.get_method(), self.url.partition(b"?")[0]
+        gate = self._shedder.gate(method, path)
+        # NOTE: an answer now would overtake the one the app is writing (or a pipelined one's).
+        busy = self.pipeline or (self.cycle is not None and not self.cycle.response_complete)
+        if gate is None or busy:
             return False
         answer = self._shedder.refusal(
             gate,
-            parser.get_method(),
-            self.url,
+            method,
+            path,
             self.headers,
             self._keeps_alive,
             self.server_state.default_headers,

@@ -89,17 +89,17 @@ class Shedder:
     """Prediction paths (as sent, without the query string) to their model's gate."""
     _routes: dict[tuple[bytes, bytes], _Route] = field(init=False, default_factory=dict)
 
-    def gate(self, method: bytes, url: bytes) -> Gate | None:
-        """The gate of a prediction request (by its method and raw URL), None for anything else."""
+    def gate(self, method: bytes, path: bytes) -> Gate | None:
+        """The gate of a prediction request (by its method and raw path), None for anything else."""
         if method != b"POST" and method != b"GET":
             return None
-        return self.gates.get(url.partition(b"?")[0])
+        return self.gates.get(path)
 
     def refusal(
         self,
         gate: Gate,
         method: bytes,
-        url: bytes,
+        path: bytes,
         headers: list[tuple[bytes, bytes]],
         keep_alive: Callable[[], bool],
         default_headers: list[tuple[bytes, bytes]],
@@ -119,7 +119,7 @@ class Shedder:
             # same second, would come back together, a wave of refusals stalling the loop.
             retry_after = math.ceil(exc.retry_after) + random.randrange(RETRY_SPREAD_S)
             answer = _answer(str(exc), retry_after, request_id_in(headers), keep_alive())
-            self._record(method, url.partition(b"?")[0], str(exc), time.perf_counter() - start)
+            self._record(method, path, str(exc), time.perf_counter() - start)
             return Refusal(b"".join((*_header_lines(default_headers), answer)), retry_after)
         gate.in_progress += 1
         return None

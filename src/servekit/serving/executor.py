@@ -29,7 +29,7 @@ class Executor(Protocol):
 
         The check before anything of a request is parsed, so that a refusal costs next to nothing;
         ``submit`` checks again. With ``in_progress``, the caller's count of requests it let in
-        and has not answered (queued or not yet), the bound is on those plus what runs at once.
+        and has not answered (queued, running, or not yet queued), those are counted instead.
         """
         ...
 

@@ -142,7 +142,6 @@ def _post(service: ModelService, max_rows: int, path: str, **options: Any) -> Le
     annotation = Annotated[body_type(manifest, max_rows), Body(openapi_examples=examples)]  # type: ignore[valid-type]
     adapter = body_adapter(manifest, max_rows)
     head = _head(service)
-    admit = service.executor.admit
 
     async def documented(body: BaseModel, request: Request) -> Response:
         raise NotImplementedError  # never called: LeanRoute serves ``serve``
@@ -151,8 +150,7 @@ def _post(service: ModelService, max_rows: int, path: str, **options: Any) -> Le
         # NOTE: first whether the model takes one more row at all, then who asks and in what
         # form, before anything of the body is parsed: under overload a refusal costs a check,
         # and a stranger's megabyte of made-up fields costs a header lookup, not a validation.
-        if ADMITTED not in request.scope:  # the connection checked it already
-            admit(1)
+        admit_one(service, request)
         user_id = await request.app.state.credentials.user_id(request)
         require_json(request.headers.get("content-type"))
         try:
@@ -189,9 +187,18 @@ async def _caller(request: Request) -> None:
     request.state.user_id = await request.app.state.credentials.user_id(request)
 
 
-def _admission(service: ModelService) -> Callable[[], None]:
-    def admitted() -> None:
+def admit_one(service: ModelService, request: Request) -> None:
+    """Refuse the request (Overloaded) if its model takes no more rows now.
+
+    Not checked again for a request the connection already let through its gate.
+    """
+    if ADMITTED not in request.scope:
         service.executor.admit(1)
+
+
+def _admission(service: ModelService) -> Callable[[Request], None]:
+    def admitted(request: Request) -> None:
+        admit_one(service, request)
 
     return admitted
 
