@@ -45,6 +45,14 @@ class NonFiniteOutputError(InputError):
     """The model answered NaN or an infinity for a row: its input is beyond what the model can compute."""
 
 
+class InvalidImage(InputError):
+    """An uploaded image cannot be taken: corrupt, truncated, too many pixels or frames (422)."""
+
+
+class FileTooLarge(ServekitError):
+    """An uploaded file grew past its model's size limit while it was being received (413)."""
+
+
 class PredictionError(ServekitError):
     """The model raised while predicting."""
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from servekit.drift.stats import MAX_CATEGORIES, THRESHOLD_FACTOR, category_key, compute_stats
-from servekit.repository.manifest import (
+from servekit.repository.stats import (
     CategoricalStats,
     DatetimeStats,
     NumericStats,

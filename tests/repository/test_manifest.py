@@ -11,14 +11,8 @@ import pytest
 
 from servekit.exceptions import ManifestError
 from servekit.repository.loader import Repository, read_manifest
-from servekit.repository.manifest import (
-    MANIFEST_FILE,
-    CategoricalStats,
-    DatetimeStats,
-    FeatureType,
-    NumericStats,
-    Task,
-)
+from servekit.repository.manifest import MANIFEST_FILE, FeatureType, Task
+from servekit.repository.stats import CategoricalStats, DatetimeStats, NumericStats
 from tests.repository.conftest import WriteModel, minimal_manifest
 
 NUMERIC_X = {
@@ -135,8 +129,29 @@ def test_minimal_manifest_reads_with_defaults(write_model: WriteModel) -> None:
         pytest.param(
             minimal_manifest(inputs=[]),
             "inputs",
-            "List should have at least 1 item",
+            "a model needs its input features (inputs, at least one) or an image section",
             id="no-inputs",
+        ),
+        pytest.param(
+            minimal_manifest(image={"size": [8, 8]}),
+            "inputs",
+            "a model takes tabular features (inputs) or an image (image), not both",
+            id="inputs-and-image",
+        ),
+        pytest.param(
+            {
+                **minimal_manifest(image={"size": [8, 8], "mode": "L", "mean": [0.5, 0.5]}),
+                "inputs": [],
+            },
+            "image",
+            "mean needs 1 value(s) for mode L",
+            id="image-mean-channels",
+        ),
+        pytest.param(
+            {**minimal_manifest(image={"size": [8, 8], "formats": ["svg"]}), "inputs": []},
+            "image.formats.0",
+            "Input should be",
+            id="image-unknown-format",
         ),
         pytest.param(
             minimal_manifest(inputs=[{"name": "x", "type": "float"}, {"name": "x", "type": "int"}]),

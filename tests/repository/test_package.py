@@ -19,14 +19,8 @@ from sklearn.preprocessing import OneHotEncoder
 from servekit import package_model
 from servekit.exceptions import ManifestError
 from servekit.repository.loader import ModelFolder, read_manifest
-from servekit.repository.manifest import (
-    MANIFEST_FILE,
-    CategoricalStats,
-    DatetimeStats,
-    FeatureType,
-    NumericStats,
-    Task,
-)
+from servekit.repository.manifest import MANIFEST_FILE, FeatureType, Task
+from servekit.repository.stats import CategoricalStats, DatetimeStats, NumericStats
 from servekit.runtimes.base import Row, RowOutput
 from servekit.runtimes.registry import runtime_class
 

@@ -20,9 +20,11 @@ from servekit.exceptions import (
     ClientDisconnected,
     Conflict,
     DeadlineExceeded,
+    FileTooLarge,
     Forbidden,
     InputError,
     InvalidHeader,
+    InvalidImage,
     ModelNotFound,
     NonFiniteOutputError,
     NotAuthenticated,
@@ -144,6 +146,7 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 _INPUT_CODES: dict[type[InputError], str] = {
     OutOfDistributionError: "out_of_distribution",
     NonFiniteOutputError: "non_finite_output",
+    InvalidImage: "invalid_image",
 }
 
 
@@ -151,6 +154,10 @@ async def _input_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InputError)
     code = _INPUT_CODES.get(type(exc), "invalid_input")
     return error_response(422, code, str(exc), exc.errors)
+
+
+async def _file_too_large(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(413, "file_too_large", str(exc))
 
 
 async def _too_large(request: Request, exc: Exception) -> JSONResponse:
@@ -277,6 +284,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientDisconnected, _disconnected)
     app.add_exception_handler(PredictionError, _prediction_failed)
     app.add_exception_handler(UnsupportedMediaType, _unsupported_media)
+    app.add_exception_handler(FileTooLarge, _file_too_large)
     app.add_exception_handler(HTTPException, _http_error)
     # NOTE: by status, not as Exception: the express lane looks handlers up by the error's
     # classes, and logs what none of them handles itself.

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from servekit.drift.stats import category_key
-from servekit.repository.manifest import CategoricalStats, DatetimeStats, Manifest, NumericStats
+from servekit.repository.manifest import Manifest
+from servekit.repository.stats import CategoricalStats, DatetimeStats, NumericStats
 from servekit.runtimes.base import Row
 
 MULTIVARIATE = "(multivariate)"

@@ -7,12 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from servekit.repository.manifest import (
+from servekit.repository.manifest import Feature, FeatureType
+from servekit.repository.stats import (
     CategoricalStats,
     DatetimeStats,
-    Feature,
     FeatureStats,
-    FeatureType,
     MultivariateStats,
     NumericStats,
     TrainingStats,

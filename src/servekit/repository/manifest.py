@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from servekit.repository.images import ImageInput
+from servekit.repository.stats import TrainingStats
 
 MANIFEST_FILE = "servekit.yaml"
 
@@ -30,6 +32,13 @@ class FeatureType(StrEnum):
     category = "category"
     datetime = "datetime"
     bool = "bool"
+
+
+class InputKind(StrEnum):
+    """What a model takes: rows of tabular features, or an image (a file per row)."""
+
+    tabular = "tabular"
+    image = "image"
 
 
 class Task(StrEnum):
@@ -82,6 +91,8 @@ class Outputs(_Strict):
     name: str = "prediction"
     labels: list[str] | None = None
     """Class labels in the order of the model's probability columns."""
+    top_k: int = Field(default=5, gt=0)
+    """Image classifiers: how many of the most probable labels each answer lists."""
     unit: str | None = None
     description: str = ""
 
@@ -116,69 +127,6 @@ class OutOfDistribution(_Strict):
     """Also flag rows whose feature combination is far from the training data."""
 
 
-class NumericStats(_Strict):
-    """Training statistics of a numeric feature."""
-
-    kind: Literal["numeric"] = "numeric"
-    count: int
-    min: float
-    max: float
-    mean: float
-    std: float
-    q01: float
-    q50: float
-    q99: float
-
-
-class CategoricalStats(_Strict):
-    """Training statistics of a category, string or bool feature."""
-
-    kind: Literal["categorical"] = "categorical"
-    count: int
-    categories: dict[str, int]
-    """Each value seen in training and how often."""
-
-
-class DatetimeStats(_Strict):
-    """Training statistics of a datetime feature."""
-
-    kind: Literal["datetime"] = "datetime"
-    count: int
-    min: datetime
-    max: datetime
-
-
-# Discriminated by ``kind``, so that a bad entry is reported against its own type only.
-FeatureStats = Annotated[
-    NumericStats | CategoricalStats | DatetimeStats, Field(discriminator="kind")
-]
-
-
-class MultivariateStats(_Strict):
-    """Reference for the Mahalanobis distance of a row from the training data."""
-
-    features: list[str]
-    mean: list[float]
-    inv_cov: list[list[float]]
-    threshold: float = Field(gt=0)
-    """Distances above this are flagged (taken from the training rows' own distances)."""
-
-    @model_validator(mode="after")
-    def _check_shape(self) -> Self:
-        k = len(self.features)
-        if len(self.mean) != k or len(self.inv_cov) != k or any(len(r) != k for r in self.inv_cov):
-            raise ValueError(f"mean and inv_cov must be sized to the {k} features")
-        return self
-
-
-class TrainingStats(_Strict):
-    """What the training data looked like, written by ``servekit package``."""
-
-    rows: int
-    features: dict[str, FeatureStats]
-    multivariate: MultivariateStats | None = None
-
-
 class Manifest(_Strict):
     """A model folder's ``servekit.yaml``."""
 
@@ -194,7 +142,10 @@ class Manifest(_Strict):
     """For the python runtime: ``module:Class``, the module found in the folder or installed."""
     options: dict[str, Any] = {}
     """Settings for the runtime itself."""
-    inputs: list[Feature] = Field(min_length=1)
+    image: ImageInput | None = None
+    """For a model that takes an image: the files it accepts and their preprocessing."""
+    inputs: list[Feature] = Field(default=[], validate_default=True)
+    """For a model that takes tabular rows: its features, in the model's order."""
     outputs: Outputs = Outputs()
     batching: Batching = Batching()
     ood: OutOfDistribution = OutOfDistribution()
@@ -204,7 +155,16 @@ class Manifest(_Strict):
     # ("inputs: duplicate..."), where a model validator would only say "(top level)".
     @field_validator("inputs")
     @classmethod
-    def _check_unique(cls, inputs: list[Feature]) -> list[Feature]:
+    def _check_inputs(cls, inputs: list[Feature], info: ValidationInfo) -> list[Feature]:
+        image = info.data.get("image")
+        if image is not None and inputs:
+            raise ValueError(
+                "a model takes tabular features (inputs) or an image (image), not both"
+            )
+        if image is None and not inputs and "image" in info.data:
+            raise ValueError(
+                "a model needs its input features (inputs, at least one) or an image section"
+            )
         names = [f.name for f in inputs]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -227,6 +187,11 @@ class Manifest(_Strict):
                 f"training_stats name unknown feature(s): {', '.join(sorted(unknown))}"
             )
         return stats
+
+    @property
+    def input_kind(self) -> InputKind:
+        """What the model takes, from the manifest's section for it."""
+        return InputKind.image if self.image is not None else InputKind.tabular
 
     @property
     def key(self) -> str:

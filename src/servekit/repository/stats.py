@@ -1,0 +1,90 @@
+"""Training statistics as the manifest keeps them: per feature, multivariate, and of images."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NumericStats(_Strict):
+    """Training statistics of a numeric feature."""
+
+    kind: Literal["numeric"] = "numeric"
+    count: int
+    min: float
+    max: float
+    mean: float
+    std: float
+    q01: float
+    q50: float
+    q99: float
+
+
+class CategoricalStats(_Strict):
+    """Training statistics of a category, string or bool feature."""
+
+    kind: Literal["categorical"] = "categorical"
+    count: int
+    categories: dict[str, int]
+    """Each value seen in training and how often."""
+
+
+class DatetimeStats(_Strict):
+    """Training statistics of a datetime feature."""
+
+    kind: Literal["datetime"] = "datetime"
+    count: int
+    min: datetime
+    max: datetime
+
+
+# Discriminated by ``kind``, so that a bad entry is reported against its own type only.
+FeatureStats = Annotated[
+    NumericStats | CategoricalStats | DatetimeStats, Field(discriminator="kind")
+]
+
+
+class MultivariateStats(_Strict):
+    """Reference for the Mahalanobis distance of a row from the training data."""
+
+    features: list[str]
+    mean: list[float]
+    inv_cov: list[list[float]]
+    threshold: float = Field(gt=0)
+    """Distances above this are flagged (taken from the training rows' own distances)."""
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> Self:
+        k = len(self.features)
+        if len(self.mean) != k or len(self.inv_cov) != k or any(len(r) != k for r in self.inv_cov):
+            raise ValueError(f"mean and inv_cov must be sized to the {k} features")
+        return self
+
+
+class ImageStats(_Strict):
+    """What the training images looked like, after preprocessing and before normalisation."""
+
+    count: int
+    mean: NumericStats
+    """Each image's mean pixel intensity (0-1 with the default scale)."""
+    std: NumericStats
+    """Each image's standard deviation of pixel intensity: its contrast."""
+    confidence: NumericStats | None = None
+    """The model's top probability on the training images (classifiers)."""
+
+
+class TrainingStats(_Strict):
+    """What the training data looked like, written by ``servekit package``."""
+
+    rows: int
+    features: dict[str, FeatureStats] = {}
+    """Per tabular feature."""
+    multivariate: MultivariateStats | None = None
+    image: ImageStats | None = None
+    """Of the training images, for a model that takes an image."""
