@@ -91,8 +91,8 @@ class Outputs(_Strict):
     name: str = "prediction"
     labels: list[str] | None = None
     """Class labels in the order of the model's probability columns."""
-    top_k: int = Field(default=5, gt=0)
-    """Image classifiers: how many of the most probable labels each answer lists."""
+    top_k: int | None = Field(default=None, gt=0)
+    """Image classifiers: how many of the most probable labels each answer lists (5 when unset)."""
     unit: str | None = None
     description: str = ""
 
