@@ -33,13 +33,16 @@ from servekit.auth.secret import token_secret
 from servekit.auth.tokens import TokenService
 from servekit.auth.work import PasswordWork
 from servekit.config import Settings
+from servekit.executors import distributed, in_process
 from servekit.monitoring.exposition import Exposition
 from servekit.monitoring.middleware import MonitoringMiddleware, RequestRecorder
+from servekit.queue.client import JobQueue
 from servekit.serving.registry import ServedModels
 from servekit.storage.attempts import DatabaseAttempts
 from servekit.storage.db import Database, default_url
 from servekit.storage.predictions import PredictionLog
 from servekit.storage.retention import LogRetention
+from servekit.storage.uploads import UploadStore
 
 
 class ServekitApp(FastAPI):
@@ -90,7 +93,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Models are loaded when the app starts (its lifespan), off the event loop.
     """
     settings = settings or Settings()
-    served = ServedModels.build(settings)
+    queue = JobQueue(settings.redis_url, settings.queue) if settings.redis_url else None
+    uploads = UploadStore(
+        settings.data_dir / "uploads",
+        max_total_bytes=settings.uploads.max_total_bytes,
+        max_age_s=None
+        if settings.uploads.retention_days is None
+        else settings.uploads.retention_days * 86_400,
+        interval_s=settings.uploads.prune_interval_s,
+    )
+    served = ServedModels.build(
+        settings,
+        in_process(settings) if queue is None else distributed(queue),
+        in_process=queue is None,
+        uploads=uploads,
+    )
     database = Database(settings.database_url or default_url(settings.data_dir))
     auth = settings.auth
     secret = token_secret(
@@ -121,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     exposition = Exposition()
     # Distributed mode: the login limits and revocations are shared through the queue's Redis
     # (its client, which the queue closes when it stops).
-    shared = served.queue.redis if served.queue is not None else None
+    shared = queue.redis if queue is not None else None
     access = AccessCache(database, auth.access_cache_s)
     revocations = Revocations(access, shared, channel(settings.queue.prefix))
     attempts: AttemptStore = (
@@ -132,8 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def metrics(request: Request) -> Response:
         """Prometheus exposition: this process's metrics, or the sum over the server's processes."""
-        if served.queue is not None:
-            await served.observe_queues()
+        await served.observe()
         return Response(exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
@@ -142,6 +158,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await database.prepare()
             if admin is not None:
                 await ensure_admin(database, admin)
+            if queue is not None:
+                await queue.start()
+            await uploads.start()
             await served.start()
             await revocations.start()
             if prediction_log is not None:
@@ -163,6 +182,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield {SHEDDER: shedder_for(app)}
             await revocations.stop()  # before the queue closes the Redis client it listens on
             await served.stop(settings.shutdown_grace_s)
+            if queue is not None:
+                await queue.stop()
+            await uploads.stop()
             await retention.stop()
             if prediction_log is not None:
                 await prediction_log.stop()
@@ -184,6 +206,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.served = served
+    app.state.queue = queue
+    app.state.uploads = uploads
     app.state.database = database
     app.state.tokens = tokens
     app.state.prediction_log = prediction_log
@@ -196,7 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # NOTE: the prediction routes go straight onto the app's router, first: an included router is
     # matched layer by layer on every request, a measurable share of a prediction's time.
-    predict_routes = model_routes(served, max_batch_rows=settings.limits.max_batch_rows).routes
+    predict_routes = model_routes(served, prediction_log, uploads).routes
     app.router.routes.extend(predict_routes)
     app.include_router(health.router)
     app.include_router(models.router)
@@ -208,7 +232,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # An API route, so that its requests are counted under "/metrics" (a plain route leaves no template).
     app.add_api_route("/metrics", metrics, include_in_schema=False)
     # Predictions take the express lane, in front of everything below; it records them itself.
-    app.express = {r.path: r for r in predict_routes if isinstance(r, LeanRoute)}
+    app.express = {
+        r.path: r
+        for r in predict_routes
+        if isinstance(r, LeanRoute) and "POST" in (r.methods or ())
+    }
     app.recorder = RequestRecorder()
     app.max_body_bytes = settings.limits.max_body_bytes
     app.add_middleware(

@@ -154,6 +154,19 @@ class PredictionLogSettings(BaseModel):
     """How often retention runs (in the background, a few thousand rows per transaction)."""
 
 
+class UploadSettings(BaseModel):
+    """Uploaded images, kept once each by the SHA-256 of their content in ``<data_dir>/uploads``."""
+
+    max_total_bytes: int = Field(default=1_073_741_824, gt=0)
+    """The folder is pruned, oldest files first, to stay under this size (1 GiB)."""
+
+    retention_days: float | None = Field(default=7.0, gt=0)
+    """Files older than this are deleted (unset: kept by age); a new upload of one renews it."""
+
+    prune_interval_s: float = Field(default=60.0, gt=0)
+    """How often retention runs (in the background)."""
+
+
 class QueueSettings(BaseModel):
     """Distributed mode: the Redis Streams job queue shared by API processes and ``servekit worker``."""
 
@@ -277,6 +290,9 @@ class Settings(BaseSettings):
 
     limits: LimitSettings = LimitSettings()
     """Request bounds."""
+
+    uploads: UploadSettings = UploadSettings()
+    """Uploaded images."""
 
     log: LogSettings = LogSettings()
     """Logging."""

@@ -16,6 +16,7 @@ import redis
 
 from servekit.config import QueueSettings
 from servekit.exceptions import DeadlineExceeded, Overloaded, PredictionError, QueueUnavailable
+from servekit.inputs.registry import codec_for
 from servekit.queue.client import JobQueue, RedisExecutor
 from servekit.queue.connection import connect, redacted
 from servekit.queue.jobs import Job, Keys, Reply, result_message
@@ -70,7 +71,8 @@ async def api(url: str, queue: QueueSettings, repo: Path) -> AsyncIterator[Redis
     """The API side of one model: a started JobQueue and the model's executor."""
     job_queue = JobQueue(url, queue)
     await job_queue.start()
-    executor = RedisExecutor(job_queue, manifest_of(repo))
+    manifest = manifest_of(repo)
+    executor = RedisExecutor(job_queue, manifest, codec_for(manifest))
     try:
         yield executor
     finally:
@@ -105,8 +107,9 @@ def test_a_job_travels_with_its_datetimes_and_its_deadline() -> None:
     )
     when = datetime(2013, 7, 6, 17, 18, tzinfo=UTC)
     job = Job("j1", 1234.5, "p:replies:a", [{"at": when, "x": 1.5}])
-    fields = {k.encode(): v.encode() for k, v in job.fields().items()}
-    assert Job.from_fields(fields, manifest) == job
+    codec = codec_for(manifest)
+    fields = {k.encode(): v.encode() for k, v in job.fields(codec).items()}
+    assert Job.from_fields(fields, codec) == job
     reply = Reply.parse(result_message("j1", [RowOutput(3.0, {"a": 1.0}, None)]).encode())
     assert reply == Reply("j1", [RowOutput(3.0, {"a": 1.0}, None)], None)
 
@@ -173,7 +176,7 @@ def test_a_job_past_its_deadline_is_skipped_never_run(
     keys = Keys(prefix)
     expired = Job("late", time.time() - 1, keys.replies("nobody"), [{"x": 5.0}])
     with redis.Redis.from_url(redis_url) as r:
-        r.xadd(keys.jobs("echo", "1"), expired.fields())  # type: ignore[arg-type]
+        r.xadd(keys.jobs("echo", "1"), expired.fields(codec_for(manifest_of(echo_dir))))  # type: ignore[arg-type]
     before = sample(
         "servekit_worker_jobs_total", {"model": "echo", "version": "1", "outcome": "expired"}
     )
@@ -336,7 +339,7 @@ def test_results_nobody_reads_expire(redis_url: str, prefix: str, echo_dir: Path
     keys = Keys(prefix)
     orphan = Job("orphan", time.time() + 10, keys.replies("gone"), [{"x": 1.0}])
     with redis.Redis.from_url(redis_url) as r:
-        r.xadd(keys.jobs("echo", "1"), orphan.fields())  # type: ignore[arg-type]
+        r.xadd(keys.jobs("echo", "1"), orphan.fields(codec_for(manifest_of(echo_dir))))  # type: ignore[arg-type]
 
     async def scenario() -> None:
         async with fleet(redis_url, queue, echo_dir) as [worker]:

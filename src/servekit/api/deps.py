@@ -14,6 +14,7 @@ from servekit.auth.revocation import Revocations
 from servekit.auth.tokens import TokenService
 from servekit.auth.work import PasswordWork
 from servekit.exceptions import Forbidden
+from servekit.queue.client import JobQueue
 from servekit.serving.registry import ServedModels
 from servekit.storage.db import Database
 from servekit.storage.tables import User
@@ -29,6 +30,8 @@ def _from_state(name: str) -> Callable[[Request], Any]:
 
 
 ServedDep = Annotated[ServedModels, Depends(_from_state("served"))]
+QueueDep = Annotated[JobQueue | None, Depends(_from_state("queue"))]
+"""The Redis job queue in distributed mode, else None."""
 
 
 DatabaseDep = Annotated[Database, Depends(_from_state("database"))]

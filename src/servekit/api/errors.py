@@ -15,7 +15,6 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from servekit.api.request_models import BATCH_TAG, INSTANCE_TAG, OVERSIZED_TAG
 from servekit.exceptions import (
     ClientDisconnected,
     Conflict,
@@ -35,6 +34,8 @@ from servekit.exceptions import (
     TooManyAttempts,
     UnsupportedMediaType,
 )
+from servekit.inputs.base import FormValidationError
+from servekit.inputs.tabular_schema import BATCH_TAG, INSTANCE_TAG, OVERSIZED_TAG
 from servekit.monitoring.middleware import BodyTooLarge
 
 log = logging.getLogger("servekit.api")
@@ -56,14 +57,14 @@ MAX_ECHOED = 100
 """Characters of a refused value shown back in an error (a megabyte string is not echoed)."""
 
 
-def body_validation_error(exc: ValidationError) -> RequestValidationError:
-    """pydantic's errors of a body as FastAPI's own, located in the body, the first few only.
+def body_validation_error(exc: ValidationError, location: str = "body") -> RequestValidationError:
+    """pydantic's errors of a body (or query) as FastAPI's own, located there, the first few only.
 
     NOTE: 80,000 unknown fields are 80,000 errors: each listed would cost the event loop a
     "did you mean" search and the client megabytes. The count is kept for the message.
     """
     total = exc.error_count()
-    errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()[:MAX_REPORTED]]
+    errors = [{**e, "loc": (location, *e["loc"])} for e in exc.errors()[:MAX_REPORTED]]
     error = RequestValidationError(errors)
     error.total = total  # type: ignore[attr-defined]
     return error
@@ -148,6 +149,11 @@ _INPUT_CODES: dict[type[InputError], str] = {
     NonFiniteOutputError: "non_finite_output",
     InvalidImage: "invalid_image",
 }
+
+
+async def _form_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FormValidationError)
+    return await _validation(request, body_validation_error(exc.error, exc.location))
 
 
 async def _input_error(request: Request, exc: Exception) -> JSONResponse:
@@ -271,6 +277,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register servekit's handlers on the app."""
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(InputError, _input_error)
+    app.add_exception_handler(FormValidationError, _form_error)
     app.add_exception_handler(ModelNotFound, _not_found)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Conflict, _conflict)

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servekit.api.errors import error_response
 from servekit.api.routes.predict import LeanRoute
@@ -22,6 +22,16 @@ from servekit.monitoring.middleware import (
 )
 
 log = logging.getLogger("servekit.api")
+
+
+def _counted(receive: Receive, limit: BodyLimit) -> Receive:
+    async def counted() -> Message:
+        message = await receive()
+        if message["type"] == "http.request":
+            limit.count(message.get("body", b""))
+        return message
+
+    return counted
 
 
 class ExpressLane:
@@ -62,11 +72,17 @@ class ExpressLane:
         request_id = request_id_of(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         scope["route"] = route  # the metrics' path label
-        request = Request(scope, receive, send)
         status = 500
+        request = Request(scope, receive, send)
         try:
             try:
-                response = await route.serve(request, await self._body(scope, receive))
+                limit = BodyLimit(scope, max(route.max_body_bytes or 0, self.max_body_bytes))
+                if route.streams:  # it reads the body itself, each chunk counted here
+                    request = Request(scope, _counted(receive, limit), send)
+                    body = b""
+                else:
+                    body = await self._body(receive, limit)
+                response = await route.serve(request, body)
             except Exception as exc:
                 response = await self._error(request, exc)
             status = response.status_code
@@ -77,8 +93,7 @@ class ExpressLane:
         finally:
             self.recorder.record(scope, status, time.perf_counter() - start, request_id)
 
-    async def _body(self, scope: Scope, receive: Receive) -> bytes:
-        limit = BodyLimit(scope, self.max_body_bytes)
+    async def _body(self, receive: Receive, limit: BodyLimit) -> bytes:
         chunks: list[bytes] = []
         while True:
             message = await receive()

@@ -140,6 +140,9 @@ class Batcher:
         self._limits = (rows, max(rows, self.max_batch_size * self.concurrency))
         self._timed = timed < self.max_queue_rows
 
+    async def observe(self) -> None:
+        """Nothing to read: its gauges are set as rows pass."""
+
     def admit(self, rows: int, *, in_progress: int | None = None) -> None:
         """Raise Overloaded unless ``rows`` more rows may be queued now.
 

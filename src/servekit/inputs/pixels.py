@@ -18,6 +18,9 @@ SNIFFED = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 NOTE: never every plugin Pillow has: some hand files to other programs (EPS to Ghostscript), and
 each one is more parser exposed to strangers' bytes.
 """
+ORIENTATION = 0x0112
+TURNED = frozenset({5, 6, 7, 8})
+"""EXIF orientations that turn the image a quarter: its width and height swap."""
 _RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
     "box": Image.Resampling.BOX,
@@ -44,6 +47,7 @@ class Prepared:
     """float32, ``spec.shape``."""
     width: int
     height: int
+    """As shown: after EXIF's orientation."""
     format: str
     """The file's format, lower case (``png``)."""
     mean: float
@@ -81,12 +85,16 @@ def open_image(file: IO[bytes], spec: ImageInput) -> Image.Image:
     return image
 
 
-def _decoded(image: Image.Image, spec: ImageInput) -> Image.Image:
+def _decoded(image: Image.Image, spec: ImageInput) -> tuple[Image.Image, int, int]:
+    """The decoded image, upright and in the model's mode; and its size as shown."""
+    width, height = image.size
     if image.format == "JPEG":
         # A JPEG can be decoded at 1/2, 1/4 or 1/8 scale for free: no larger than the resize needs.
         image.draft(spec.mode, spec.size)
     try:
         image.load()
+        if image.getexif().get(ORIENTATION) in TURNED:
+            width, height = height, width  # as shown, once EXIF's rotation is applied
         image = ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidImage(f"the image has too many pixels: {exc}") from None
@@ -96,14 +104,14 @@ def _decoded(image: Image.Image, spec: ImageInput) -> Image.Image:
         # Transparent pixels become white, as a page under a drawing shows them.
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    return image.convert(spec.mode)
+    return image.convert(spec.mode), width, height
 
 
 def prepare(image: Image.Image, spec: ImageInput) -> Prepared:
     """Decode, orient, convert, resize, scale, normalise and lay out one opened image."""
-    width, height = image.size
     found = (image.format or "").lower()
-    pixels = _decoded(image, spec).resize(spec.size, _RESAMPLE[spec.resample])
+    decoded, width, height = _decoded(image, spec)
+    pixels = decoded.resize(spec.size, _RESAMPLE[spec.resample])
     values: Any = np.asarray(pixels, dtype=np.float32)
     if values.ndim == 2:
         values = values[:, :, np.newaxis]

@@ -15,6 +15,7 @@ from redis.exceptions import ResponseError
 from servekit.config import QueueSettings
 from servekit.exceptions import DeadlineExceeded, Overloaded, PredictionError, QueueUnavailable
 from servekit.ids import new_id
+from servekit.inputs.base import InputCodec
 from servekit.monitoring import metrics
 from servekit.queue.connection import UNAVAILABLE, connect, redacted
 from servekit.queue.jobs import GROUP, Job, Keys, Reply
@@ -58,7 +59,7 @@ class JobQueue:
         self._waiting: dict[str, asyncio.Future[Reply]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._outbox: list[tuple[str, Job, asyncio.Future[str | None]]] = []
+        self._outbox: list[tuple[str, dict[str, str], asyncio.Future[str | None]]] = []
         self._ready = asyncio.Event()
         self._stopping = False
         self._chores: set[asyncio.Task[None]] = set()
@@ -114,7 +115,9 @@ class JobQueue:
                 future.set_exception(error)
         self._waiting.clear()
 
-    async def add(self, stream: str, job: Job) -> tuple[str, asyncio.Future[Reply]]:
+    async def add(
+        self, stream: str, job_id: str, fields: dict[str, str]
+    ) -> tuple[str, asyncio.Future[Reply]]:
         """Put a job on a model's stream; its future gets the result.
 
         Jobs of concurrent requests go to Redis together, in one round trip. Raises
@@ -122,19 +125,19 @@ class JobQueue:
         """
         loop = asyncio.get_running_loop()
         added: asyncio.Future[str | None] = loop.create_future()
-        self._outbox.append((stream, job, added))
+        self._outbox.append((stream, fields, added))
         self._ready.set()
         future: asyncio.Future[Reply] = loop.create_future()
-        self._waiting[job.id] = future
+        self._waiting[job_id] = future
         try:
             entry = await added
         except BaseException:
-            self._waiting.pop(job.id, None)
+            self._waiting.pop(job_id, None)
             if future.done() and not future.cancelled():
                 future.exception()  # failed meanwhile by the reader: said once, by this raise
             raise
         if entry is None:
-            self._waiting.pop(job.id, None)
+            self._waiting.pop(job_id, None)
             raise Overloaded(
                 f"the job queue {stream} holds {self.settings.max_jobs} jobs, its limit",
                 retry_after=1.0,
@@ -148,10 +151,10 @@ class JobQueue:
             self._ready.clear()
             batch, self._outbox = self._outbox, []
             async with self.redis.pipeline(transaction=False) as pipe:
-                for stream, job, _ in batch:
-                    fields = [item for pair in job.fields().items() for item in pair]
+                for stream, fields, _ in batch:
+                    args = [item for pair in fields.items() for item in pair]
                     await self._add(
-                        keys=[stream], args=[self.settings.max_jobs, *fields], client=pipe
+                        keys=[stream], args=[self.settings.max_jobs, *args], client=pipe
                     )
                 try:
                     entries: list[Any] = await pipe.execute()
@@ -274,9 +277,10 @@ class JobQueue:
 class RedisExecutor:
     """Runs a model's rows on whichever ``servekit worker`` takes them from its Redis stream."""
 
-    def __init__(self, queue: JobQueue, manifest: Manifest) -> None:
+    def __init__(self, queue: JobQueue, manifest: Manifest, codec: InputCodec) -> None:
         self.queue = queue
         self.manifest = manifest
+        self.codec = codec
         self.stream = queue.keys.jobs(manifest.name, manifest.version)
         self.max_batch_size = manifest.batching.max_batch_size
         self._closed = False
@@ -327,7 +331,8 @@ class RedisExecutor:
             async with asyncio.timeout_at(None if deadline == math.inf else deadline):
                 futures = []
                 for job in jobs:
-                    entry, future = await self.queue.add(self.stream, job)
+                    fields = job.fields(self.codec)
+                    entry, future = await self.queue.add(self.stream, job.id, fields)
                     entries.append(entry)
                     futures.append(future)
                 replies = await asyncio.gather(*futures)

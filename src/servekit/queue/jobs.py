@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-from servekit.repository.manifest import FeatureType, Manifest
+from servekit.inputs.base import InputCodec
 from servekit.runtimes.base import Row, RowOutput
 
 GROUP = "workers"
@@ -41,12 +39,6 @@ class Keys:
         return f"{self.prefix}:workers:{name}:{version}"
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot send a {type(value).__name__} to a worker")
-
-
 @dataclass(frozen=True, slots=True)
 class Job:
     """Rows of one request (at most one batch of them) on their way to a worker."""
@@ -57,29 +49,23 @@ class Job:
     reply_to: str
     rows: list[Row]
 
-    def fields(self) -> dict[str, str]:
-        """The stream entry's fields."""
+    def fields(self, codec: InputCodec) -> dict[str, str]:
+        """The stream entry's fields; the rows as the model's input codec writes them."""
         return {
             "id": self.id,
             "deadline": repr(self.deadline),
             "reply_to": self.reply_to,
-            "rows": json.dumps(self.rows, default=_json_default, separators=(",", ":")),
+            "rows": codec.to_wire(self.rows),
         }
 
     @classmethod
-    def from_fields(cls, fields: dict[bytes, bytes], manifest: Manifest) -> Job:
-        """Read a stream entry; datetime features come back as datetimes, as the API validated them."""
-        rows: list[Row] = json.loads(fields[b"rows"])
-        for feature in manifest.inputs:
-            if feature.type is FeatureType.datetime:
-                for row in rows:
-                    if isinstance(row.get(feature.name), str):
-                        row[feature.name] = datetime.fromisoformat(row[feature.name])
+    def from_fields(cls, fields: dict[bytes, bytes], codec: InputCodec) -> Job:
+        """Read a stream entry; the rows come back as the API validated them (datetimes, arrays)."""
         return cls(
             id=fields[b"id"].decode(),
             deadline=float(fields[b"deadline"]),
             reply_to=fields[b"reply_to"].decode(),
-            rows=rows,
+            rows=codec.from_wire(fields[b"rows"]),
         )
 
 

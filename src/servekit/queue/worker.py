@@ -26,6 +26,7 @@ from redis.exceptions import ResponseError
 from servekit.batching.isolate import run_isolated
 from servekit.config import QueueSettings
 from servekit.exceptions import PredictionError
+from servekit.inputs.registry import codec_for
 from servekit.monitoring import metrics
 from servekit.queue.connection import UNAVAILABLE, redacted
 from servekit.queue.jobs import GROUP, Job, Keys, error_message, result_message
@@ -72,6 +73,7 @@ class ModelWorker:
         self.consumer = consumer
         self.call = call
         self.manifest: Manifest = call.runtime.manifest
+        self.codec = codec_for(self.manifest)
         m = self.manifest
         self.stream = keys.jobs(m.name, m.version)
         self.heartbeat_key = keys.model_workers(m.name, m.version)
@@ -181,7 +183,7 @@ class ModelWorker:
 
     def _parse(self, entry: bytes, fields: dict[bytes, bytes], deliveries: int) -> _Taken:
         try:
-            return _Taken(entry.decode(), deliveries, Job.from_fields(fields, self.manifest))
+            return _Taken(entry.decode(), deliveries, Job.from_fields(fields, self.codec))
         except (KeyError, ValueError, TypeError) as exc:
             return _Taken(entry.decode(), deliveries, None, f"unreadable job: {exc!r}")
 
@@ -272,7 +274,7 @@ class ModelWorker:
             taken.deliveries,
             error,
         )
-        fields: dict[str, str] = dict(job.fields()) if job else {}
+        fields: dict[str, str] = dict(job.fields(self.codec)) if job else {}
         fields.update(entry=taken.entry, deliveries=str(taken.deliveries), error=error)
         pipe.xadd(self.dead, fields, maxlen=self.settings.dead_letter_max, approximate=True)
         if job is not None:

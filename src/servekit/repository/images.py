@@ -5,11 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from servekit.repository.strict import Strict
 
 
 class ImageFormat(StrEnum):
@@ -23,7 +21,7 @@ class ImageFormat(StrEnum):
     tiff = "tiff"
 
 
-class ImageInput(_Strict):
+class ImageInput(Strict):
     """What image files a model takes, their limits, and the preprocessing to its input array.
 
     A file is decoded (EXIF orientation applied), converted to ``mode``, resized to ``size``,

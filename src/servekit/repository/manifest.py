@@ -5,10 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from servekit.repository.images import ImageInput
 from servekit.repository.stats import TrainingStats
+from servekit.repository.strict import Strict
 
 MANIFEST_FILE = "servekit.yaml"
 
@@ -16,11 +17,6 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 FEATURE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 # NOTE: these keys shape the request body itself, so no feature may carry their names.
 RESERVED_FEATURES = frozenset({"instances"})
-
-
-class _Strict(BaseModel):
-    # A typo in a manifest must stop start-up, not be ignored.
-    model_config = ConfigDict(extra="forbid")
 
 
 class FeatureType(StrEnum):
@@ -53,7 +49,7 @@ class Task(StrEnum):
     custom = "custom"
 
 
-class Feature(_Strict):
+class Feature(Strict):
     """One input feature of a tabular model: its type and what values are valid."""
 
     name: str = Field(pattern=FEATURE_PATTERN)
@@ -85,7 +81,7 @@ class Feature(_Strict):
         return self
 
 
-class Outputs(_Strict):
+class Outputs(Strict):
     """What the model returns."""
 
     name: str = "prediction"
@@ -97,7 +93,7 @@ class Outputs(_Strict):
     description: str = ""
 
 
-class Batching(_Strict):
+class Batching(Strict):
     """How rows are gathered into model calls."""
 
     max_batch_size: int = Field(default=64, gt=0)
@@ -116,7 +112,7 @@ class Batching(_Strict):
     """Model calls of this model that may run at once (1 for a model that holds a lock or the GIL)."""
 
 
-class OutOfDistribution(_Strict):
+class OutOfDistribution(Strict):
     """How rows unlike the training data are treated."""
 
     policy: Literal["warn", "reject"] = "warn"
@@ -127,7 +123,7 @@ class OutOfDistribution(_Strict):
     """Also flag rows whose feature combination is far from the training data."""
 
 
-class Manifest(_Strict):
+class Manifest(Strict):
     """A model folder's ``servekit.yaml``."""
 
     name: str = Field(pattern=NAME_PATTERN)
@@ -140,7 +136,7 @@ class Manifest(_Strict):
     """The model file, relative to the folder."""
     entrypoint: str | None = None
     """For the python runtime: ``module:Class``, the module found in the folder or installed."""
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = Field(default_factory=dict)
     """Settings for the runtime itself."""
     image: ImageInput | None = None
     """For a model that takes an image: the files it accepts and their preprocessing."""

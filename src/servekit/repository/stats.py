@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from servekit.repository.strict import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class NumericStats(_Strict):
+class NumericStats(Strict):
     """Training statistics of a numeric feature."""
 
     kind: Literal["numeric"] = "numeric"
@@ -26,7 +24,7 @@ class NumericStats(_Strict):
     q99: float
 
 
-class CategoricalStats(_Strict):
+class CategoricalStats(Strict):
     """Training statistics of a category, string or bool feature."""
 
     kind: Literal["categorical"] = "categorical"
@@ -35,7 +33,7 @@ class CategoricalStats(_Strict):
     """Each value seen in training and how often."""
 
 
-class DatetimeStats(_Strict):
+class DatetimeStats(Strict):
     """Training statistics of a datetime feature."""
 
     kind: Literal["datetime"] = "datetime"
@@ -50,7 +48,7 @@ FeatureStats = Annotated[
 ]
 
 
-class MultivariateStats(_Strict):
+class MultivariateStats(Strict):
     """Reference for the Mahalanobis distance of a row from the training data."""
 
     features: list[str]
@@ -67,7 +65,7 @@ class MultivariateStats(_Strict):
         return self
 
 
-class ImageStats(_Strict):
+class ImageStats(Strict):
     """What the training images looked like, after preprocessing and before normalisation."""
 
     count: int
@@ -79,11 +77,11 @@ class ImageStats(_Strict):
     """The model's top probability on the training images (classifiers)."""
 
 
-class TrainingStats(_Strict):
+class TrainingStats(Strict):
     """What the training data looked like, written by ``servekit package``."""
 
     rows: int
-    features: dict[str, FeatureStats] = {}
+    features: dict[str, FeatureStats] = Field(default_factory=dict)
     """Per tabular feature."""
     multivariate: MultivariateStats | None = None
     image: ImageStats | None = None

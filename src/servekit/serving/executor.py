@@ -24,6 +24,10 @@ class Executor(Protocol):
         """Refuse new rows and finish the accepted ones within ``grace`` seconds."""
         ...
 
+    async def observe(self) -> None:
+        """Refresh gauges that need I/O to read (a queue's depth in Redis); before a scrape."""
+        ...
+
     def admit(self, rows: int, *, in_progress: int | None = None) -> None:
         """Raise Overloaded if a request of ``rows`` rows would be refused now (no waiting, no I/O).
 
@@ -92,6 +96,9 @@ class DirectExecutor:
     async def stop(self, grace: float = 10.0) -> None:
         """Refuse new rows; the server waits for requests in flight."""
         self._closed = True
+
+    async def observe(self) -> None:
+        """Nothing to read: its gauges are set as rows pass."""
 
     def admit(self, rows: int, *, in_progress: int | None = None) -> None:
         """Raise Overloaded if the rows would pass the limit of rows in flight."""

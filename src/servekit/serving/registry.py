@@ -4,41 +4,35 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import anyio.to_thread
 
-from servekit.batching.batcher import Batcher
 from servekit.config import Settings
 from servekit.exceptions import ModelLoadError
-from servekit.queue.client import JobQueue, RedisExecutor
-from servekit.repository.loader import ModelFolder, Repository
+from servekit.inputs.base import InputCodec
+from servekit.inputs.registry import codec_for
+from servekit.repository.loader import Repository
+from servekit.repository.manifest import Manifest
 from servekit.runtimes.base import Runtime
 from servekit.runtimes.registry import runtime_class
-from servekit.serving.executor import DirectExecutor, Executor, ModelCall
+from servekit.serving.executor import Executor, ModelCall
 from servekit.serving.service import ModelService
+from servekit.storage.uploads import UploadStore
 
 log = logging.getLogger("servekit.serving")
 
 
-def _executor(
-    folder: ModelFolder, call: ModelCall, settings: Settings, queue: JobQueue | None
-) -> Executor:
-    if queue is not None:
-        return RedisExecutor(queue, folder.manifest)
-    batching = folder.manifest.batching
-    max_queue_rows = batching.max_queue_rows or settings.limits.max_queue_rows
-    max_queue_wait_ms = batching.max_queue_wait_ms or settings.limits.max_queue_wait_ms
-    if settings.batching:
-        return Batcher(
-            folder.manifest,
-            call,
-            max_queue_rows=max_queue_rows,
-            max_queue_wait=max_queue_wait_ms / 1000,
-            concurrency=batching.concurrency,
-        )
-    return DirectExecutor(call, max_queue_rows=max_queue_rows)
+ExecutorFactory = Callable[[Manifest, ModelCall, InputCodec], Executor]
+"""Makes each model's executor: in-process, or the job queue's (the app chooses which)."""
+
+
+def max_request_rows(manifest: Manifest, server_limit: int) -> int:
+    """Most rows (or files) one request may carry: the manifest's own limit, within the server's."""
+    own = manifest.batching.max_request_rows
+    return server_limit if own is None else min(own, server_limit)
 
 
 async def load(runtime: Runtime) -> None:
@@ -67,32 +61,43 @@ class ServedModels:
         services: dict[str, dict[str, ModelService]],
         service_name: str,
         pool: ThreadPoolExecutor,
-        queue: JobQueue | None = None,
+        *,
+        in_process: bool = True,
     ) -> None:
         self.repository = repository
         self.services = services
         self.service_name = service_name
         self.pool = pool
-        self.queue = queue
-        """The Redis job queue in distributed mode, else None."""
+        self.in_process = in_process
+        """Whether models run in this process (else workers load them; this one needs the manifests)."""
         self.started = time.monotonic()
 
     @classmethod
-    def build(cls, settings: Settings) -> ServedModels:
-        """Read every manifest and pick each runtime and executor; nothing is loaded yet."""
+    def build(
+        cls,
+        settings: Settings,
+        executors: ExecutorFactory,
+        *,
+        in_process: bool = True,
+        uploads: UploadStore | None = None,
+    ) -> ServedModels:
+        """Read every manifest and pick each runtime, codec and executor; nothing is loaded yet."""
         repository = Repository.scan(settings.model_repository)
         pool = ThreadPoolExecutor(
             settings.limits.inference_threads, thread_name_prefix="servekit-model"
         )
-        queue = JobQueue(settings.redis_url, settings.queue) if settings.redis_url else None
         services: dict[str, dict[str, ModelService]] = {}
         for folder in repository.all():
-            runtime = runtime_class(folder.manifest.runtime)(folder)
-            executor = _executor(folder, ModelCall(runtime, pool), settings, queue)
-            services.setdefault(folder.manifest.name, {})[folder.manifest.version] = ModelService(
-                folder, runtime, executor
+            m = folder.manifest
+            runtime = runtime_class(m.runtime)(folder)
+            codec = codec_for(
+                m, max_rows=max_request_rows(m, settings.limits.max_batch_rows), uploads=uploads
             )
-        return cls(repository, services, settings.service_name, pool, queue)
+            executor = executors(m, ModelCall(runtime, pool), codec)
+            services.setdefault(m.name, {})[m.version] = ModelService(
+                folder, runtime, executor, codec
+            )
+        return cls(repository, services, settings.service_name, pool, in_process=in_process)
 
     def get(self, name: str, version: str | None = None) -> ModelService:
         """A model's given version, or its latest; ModelNotFound names what is served instead."""
@@ -105,34 +110,28 @@ class ServedModels:
 
     @property
     def ready(self) -> bool:
-        """True once every model is loaded (and, in distributed mode, while Redis answers)."""
-        queue_ok = self.queue is None or self.queue.available
-        return queue_ok and all(s.loaded for s in self.all())
+        """True once every model is loaded."""
+        return all(s.loaded for s in self.all())
 
     async def start(self) -> None:
         """Load every model off the event loop, then start its executor.
 
         The first model that fails to load stops start-up with its name.
         """
-        if self.queue is not None:
-            await self.queue.start()
         for service in self.all():
-            if self.queue is None:
+            if self.in_process:
                 await load(service.runtime)
             # In distributed mode the workers load the models; this server needs only the manifests.
             service.loaded = True
             await service.executor.start()
 
-    async def observe_queues(self) -> None:
-        """Refresh the Redis queue gauges of every model (distributed mode)."""
+    async def observe(self) -> None:
+        """Refresh the gauges each executor reads with I/O (the queue's depth in Redis)."""
         for service in self.all():
-            if isinstance(service.executor, RedisExecutor):
-                await service.executor.observe()
+            await service.executor.observe()
 
     async def stop(self, grace: float) -> None:
         """Let every executor finish its accepted rows within ``grace`` seconds, then free the threads."""
         for service in self.all():
             await service.executor.stop(grace)
-        if self.queue is not None:
-            await self.queue.stop()
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -8,9 +8,10 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from servekit.drift.ood import OODChecker, OODWarning
+from servekit.drift.ood import OODWarning
 from servekit.exceptions import NonFiniteOutputError, OutOfDistributionError
 from servekit.ids import new_id
+from servekit.inputs.base import InputCodec
 from servekit.monitoring.metrics import OOD_REJECTED_ROWS, OOD_WARNINGS, PREDICTIONS
 from servekit.repository.loader import ModelFolder
 from servekit.runtimes.base import Row, RowOutput, Runtime
@@ -40,24 +41,33 @@ class Prediction:
         return to_json([w.public() for w in self.warnings]) if self.warnings else b"[]"
 
 
-def answer_json(prediction_id: str, output: bytes, warnings: bytes) -> bytes:
+def answer_json(prediction_id: str, output: bytes, warnings: bytes, fields: bytes = b"") -> bytes:
     """One row's answer in a response: ``{"id": ..., <the output's fields>, "warnings": [...]}``.
 
-    Made from the JSON texts the prediction log keeps too, so that each is encoded once.
+    Made from the JSON texts the prediction log keeps too, so that each is encoded once;
+    ``fields`` are the input's own members (``,"file":{...}``), if its kind names it.
     """
     # NOTE: ids are hex digits, and output is a JSON object with at least ``prediction``.
-    return b'{"id":"%s",%s,"warnings":%s}' % (prediction_id.encode(), output[1:-1], warnings)
+    return b'{"id":"%s",%s%s,"warnings":%s}' % (
+        prediction_id.encode(),
+        output[1:-1],
+        fields,
+        warnings,
+    )
 
 
 class ModelService:
     """The served form of one model version."""
 
-    def __init__(self, model: ModelFolder, runtime: Runtime, executor: Executor) -> None:
+    def __init__(
+        self, model: ModelFolder, runtime: Runtime, executor: Executor, codec: InputCodec
+    ) -> None:
         self.model = model
         self.manifest = model.manifest
         self.runtime = runtime
         self.executor = executor
-        self.checker = OODChecker(self.manifest)
+        self.codec = codec
+        """Decodes, checks, ships and logs this model's kind of input."""
         self.loaded = False
         m = self.manifest
         self._predictions = PREDICTIONS.labels(m.name, m.version)
@@ -71,31 +81,42 @@ class ModelService:
 
     async def predict(self, rows: list[Row], *, deadline: float = math.inf) -> list[Prediction]:
         """Check and predict validated rows; with policy ``reject``, unusual rows refuse the request."""
-        warnings = self.checker.check(rows)
-        self._count(warnings)
-        if self.manifest.ood.policy == "reject" and any(warnings):
-            bad = [(i, w) for i, row in enumerate(warnings) for w in row]
-            self._rejected.inc(sum(1 for row in warnings if row))
-            raise OutOfDistributionError(
-                f"{len(bad)} out-of-distribution finding(s); model {self.manifest.key} rejects such input: "
-                + "; ".join(f"row {i}: {w.message}" for i, w in bad),
-                errors=[
-                    {
-                        "loc": ["row", i, w.feature],
-                        "msg": w.message,
-                        "type": w.kind,
-                        "expected": w.expected,
-                    }
-                    for i, w in bad
-                ],
-            )
+        warnings = self.codec.check(rows)
+        self._refuse_unusual(warnings)
         outputs = await self.executor.submit(rows, deadline=deadline)
         self._predictions.inc(len(rows))
         self._check_finite(outputs)
+        after = self.codec.check_outputs(rows, outputs)
+        if any(after):
+            self._refuse_unusual(after)
+            warnings = [[*w, *a] for w, a in zip(warnings, after, strict=True)]
         return [
             Prediction(id=new_id(), output=out, warnings=w)
             for out, w in zip(outputs, warnings, strict=True)
         ]
+
+    def _refuse_unusual(self, warnings: list[list[OODWarning]]) -> None:
+        """Count the findings; with policy ``reject``, any of them refuses the request (a 422)."""
+        if not any(warnings):
+            return
+        self._count(warnings)
+        if self.manifest.ood.policy != "reject":
+            return
+        bad = [(i, w) for i, row in enumerate(warnings) for w in row]
+        self._rejected.inc(sum(1 for row in warnings if row))
+        raise OutOfDistributionError(
+            f"{len(bad)} out-of-distribution finding(s); model {self.manifest.key} rejects such input: "
+            + "; ".join(f"row {i}: {w.message}" for i, w in bad),
+            errors=[
+                {
+                    "loc": ["row", i, w.feature],
+                    "msg": w.message,
+                    "type": w.kind,
+                    "expected": w.expected,
+                }
+                for i, w in bad
+            ],
+        )
 
     def _check_finite(self, outputs: list[RowOutput]) -> None:
         """Refuse the request when the model said NaN or infinity for a row (JSON has neither).

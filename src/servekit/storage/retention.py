@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -11,6 +10,7 @@ from sqlalchemy import delete, select
 
 from servekit.monitoring import metrics
 from servekit.storage.db import Database
+from servekit.storage.periodic import Periodic
 from servekit.storage.tables import PredictionRecord
 
 log = logging.getLogger("servekit.storage")
@@ -45,27 +45,16 @@ class LogRetention:
         self.max_age_s = max_age_s
         self.max_rows = max_rows
         self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(self.prune, interval_s, name="prediction log retention", log=log)
 
     async def start(self) -> None:
         """Prune now and then every ``interval_s``."""
         if self.max_age_s is not None or self.max_rows is not None:
-            self._task = asyncio.create_task(self._run(), name="prediction log retention")
+            self._periodic.start()
 
     async def stop(self) -> None:
         """Stop pruning (a chunk being deleted is finished by the database or rolled back)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.prune()
-            except Exception as exc:
-                log.error("could not prune the prediction log: %s", exc)
-            await asyncio.sleep(self.interval_s)
+        await self._periodic.stop()
 
     async def prune(self) -> int:
         """Delete what retention no longer keeps, chunk by chunk; the number of rows deleted."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from servekit import __version__
-from servekit.api.deps import DatabaseDep, ServedDep
+from servekit.api.deps import DatabaseDep, QueueDep, ServedDep
 from servekit.api.routes.models import summaries
 from servekit.api.schemas import Status
 from servekit.queue.connection import UNAVAILABLE
@@ -18,13 +18,13 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/", response_model=Status)
-async def status(served: ServedDep) -> Status:
+async def status(served: ServedDep, queue: QueueDep) -> Status:
     """The service, its version, its models and its uptime."""
     return Status(
         service=served.service_name,
         version=__version__,
         uptime_seconds=round(time.monotonic() - served.started, 3),
-        ready=served.ready,
+        ready=served.ready and (queue is None or queue.available),
         models=summaries(served),
     )
 
@@ -36,23 +36,23 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "Not ready yet"}})
-async def readyz(served: ServedDep, database: DatabaseDep) -> JSONResponse:
+async def readyz(served: ServedDep, database: DatabaseDep, queue: QueueDep) -> JSONResponse:
     """Readiness: every model is loaded, the database answers, and so does Redis in distributed mode."""
     pending = [s.manifest.key for s in served.all() if not s.loaded]
     database_ok = await database.ping()
     body: dict[str, object] = {"database": "ok" if database_ok else "unreachable"}
     queue_ok = True
-    if served.queue is not None:
-        queue_ok = served.queue.available
+    if queue is not None:
+        queue_ok = queue.available
         body["queue"] = "ok" if queue_ok else "unreachable"
         if queue_ok:
             with contextlib.suppress(*UNAVAILABLE):
-                body["workers"] = await served.queue.workers()
+                body["workers"] = await queue.workers()
                 # Said, not required: the API itself is ready, and answers 503 for these at once.
                 body["models_without_worker"] = [
                     s.manifest.key
                     for s in served.all()
-                    if not await served.queue.has_worker(s.manifest.name, s.manifest.version)
+                    if not await queue.has_worker(s.manifest.name, s.manifest.version)
                 ]
     if pending or not database_ok or not queue_ok:
         return JSONResponse({"status": "not ready", "loading": pending, **body}, status_code=503)

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from servekit.api.deps import ServedDep
-from servekit.api.request_models import example_instance
 from servekit.api.schemas import ErrorPublic, ModelSummary
 from servekit.serving.registry import ServedModels
 from servekit.serving.service import ModelService
@@ -48,9 +47,9 @@ def detail(service: ModelService, served: ServedModels) -> dict[str, Any]:
         "runtime": m.runtime,
         "description": m.description,
         "loaded": service.loaded,
-        "inputs": [f.model_dump(exclude_none=True, exclude={"dtype"}) for f in m.inputs],
+        **service.codec.describe(),
         "outputs": m.outputs.model_dump(exclude_none=True),
-        "example": example_instance(m),
+        "example": service.codec.example(),
         "batching": m.batching.model_dump(exclude_none=True),
         "out_of_distribution": m.ood.model_dump(),
         "training_rows": m.training_stats.rows if m.training_stats else None,

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
-from pydantic_core import to_json
 
 from servekit.api.deps import ServedDep
-from servekit.api.errors import body_validation_error
-from servekit.api.lifetime import request_deadline, until_disconnected
-from servekit.api.media import require_json
-from servekit.api.request_models import body_adapter, body_type, example_instance, instance_model
+from servekit.api.fronts import JsonFront, QueryFront
 from servekit.api.schemas import ErrorPublic, PredictResponse
-from servekit.api.shedding import ADMITTED
-from servekit.runtimes.base import Row
+from servekit.api.uploads import FIELD, FileFront
+from servekit.inputs.image import ImageCodec
+from servekit.inputs.tabular import TabularCodec
+from servekit.serving.prediction import Predict
 from servekit.serving.registry import ServedModels
-from servekit.serving.service import ModelService, answer_json
+from servekit.serving.service import ModelService
+from servekit.storage.predictions import PredictionLog
+from servekit.storage.uploads import UploadStore
 
+BATCH_HINT = " Send one input, or up to the limit in `instances`."
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 BodyHandler = Callable[[Request, bytes], Coroutine[Any, Any, Response]]
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -53,52 +52,40 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "The request's deadline passed before its answer was ready",
     },
 }
+PART_OVERHEAD = 16_384
+"""Bytes of a multipart body's part beyond its file (boundary and headers), at most."""
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **RESPONSES,
+    413: {"model": ErrorPublic, "description": "A file (or the body) is over the size limit"},
+    415: {
+        "model": ErrorPublic,
+        "description": "Not multipart/form-data, or a file that is not an image in an accepted format",
+    },
+    422: {
+        "model": ErrorPublic,
+        "description": "No file, too many, an empty, truncated or corrupt image, too many pixels, "
+        "several frames; or out of distribution under policy reject",
+    },
+}
 QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
     **{status: answer for status, answer in RESPONSES.items() if status != 413},
     400: {"model": ErrorPublic, "description": "X-Request-Timeout is not a positive number"},
 }
 
 
-async def _answer(
-    service: ModelService, head: bytes, rows: list[Row], request: Request, user_id: int | None
-) -> Response:
-    state = request.app.state
-    start = time.perf_counter()
-    deadline = request_deadline(request, state.settings.limits.request_timeout_s)
-    predictions = await until_disconnected(
-        service.predict(rows, deadline=deadline), request.receive
-    )
-    latency_ms = (time.perf_counter() - start) * 1000
-    answers = [(p.id, p.output_json(), p.warnings_json()) for p in predictions]
-    if state.prediction_log is not None:
-        m = service.manifest
-        state.prediction_log.record(
-            model=m.name,
-            version=m.version,
-            inputs=rows,
-            answers=answers,
-            latency_ms=latency_ms,
-            user_id=user_id,
-        )
-    # The body as to_json would write {"model", "version", "predictions"}, from the answers' texts.
-    body = b"%s%s]}" % (head, b",".join([answer_json(*a) for a in answers]))
-    return Response(body, media_type="application/json")
-
-
-def _head(service: ModelService) -> bytes:
-    """The start of the model's answers, up to the list of rows: made once, at the route's making."""
-    m = service.manifest
-    return to_json({"model": m.name, "version": m.version})[:-1] + b',"predictions":['
-
-
 def _endpoint(
-    handler: Callable[..., Awaitable[Response]], param: inspect.Parameter, service: ModelService
+    param: inspect.Parameter, service: ModelService
 ) -> Callable[..., Awaitable[Response]]:
+    """The documented endpoint: its signature is the form FastAPI shows; ``serve`` serves it."""
+
+    async def documented(**_: Any) -> Response:
+        raise NotImplementedError  # never called: LeanRoute serves ``serve``
+
     # NOTE: FastAPI reads the signature; setting it lets one closure take a type built at run time.
     request = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)
-    handler.__signature__ = inspect.Signature([param, request])  # type: ignore[attr-defined]
-    handler.features = [f.name for f in service.manifest.inputs]  # type: ignore[attr-defined]
-    return handler
+    documented.__signature__ = inspect.Signature([param, request])  # type: ignore[attr-defined]
+    documented.features = [f.name for f in service.manifest.inputs]  # type: ignore[attr-defined]
+    return documented
 
 
 class LeanRoute(APIRoute):
@@ -116,161 +103,193 @@ class LeanRoute(APIRoute):
         *,
         serve: BodyHandler,
         service: ModelService,
+        streams: bool = False,
+        max_body_bytes: int | None = None,
         **options: Any,
     ) -> None:
         self.serve = serve  # NOTE: set before APIRoute.__init__, which asks for the handler
         self.service = service
         """The model this route predicts with (its executor admits or refuses requests)."""
+        self.streams = streams
+        """Whether ``serve`` reads the body itself, as it arrives (an upload), instead of given it."""
+        self.max_body_bytes = max_body_bytes
+        """This route's body limit, where it is not the server's (images are larger than rows)."""
         super().__init__(path, endpoint, **options)
 
     async def handler(self, request: Request) -> Response:
         """The route served through the app's router: the body read by Starlette."""
-        return await self.serve(request, await request.body())
+        streamed = self.streams or request.method != "POST"
+        return await self.serve(request, b"" if streamed else await request.body())
 
     def get_route_handler(self) -> Handler:
         """The lean handler, in place of FastAPI's generated one."""
         return self.handler
 
 
-def _post(service: ModelService, max_rows: int, path: str, **options: Any) -> LeanRoute:
-    manifest = service.manifest
-    example = example_instance(manifest)
+def _json(answer: bytes) -> Response:
+    return Response(answer, media_type="application/json")
+
+
+def _post(predict: Predict, path: str, **options: Any) -> LeanRoute:
+    service, codec = predict.service, predict.codec
+    example = codec.example()
     examples: Any = {
         "one row": {"value": example},
         "a batch": {"value": {"instances": [example, example]}},
     }
-    annotation = Annotated[body_type(manifest, max_rows), Body(openapi_examples=examples)]  # type: ignore[valid-type]
-    adapter = body_adapter(manifest, max_rows)
-    head = _head(service)
-
-    async def documented(body: BaseModel, request: Request) -> Response:
-        raise NotImplementedError  # never called: LeanRoute serves ``serve``
+    annotation: Any = Annotated[codec.json_schema_type(), Body(openapi_examples=examples)]
 
     async def serve(request: Request, body: bytes) -> Response:
-        # NOTE: first whether the model takes one more row at all, then who asks and in what
-        # form, before anything of the body is parsed: under overload a refusal costs a check,
-        # and a stranger's megabyte of made-up fields costs a header lookup, not a validation.
-        admit_one(service, request)
-        user_id = await request.app.state.credentials.user_id(request)
-        require_json(request.headers.get("content-type"))
-        try:
-            parsed = adapter.validate_json(body)
-        except ValidationError as exc:
-            raise body_validation_error(exc) from None
-        return await _answer(service, head, parsed.get("instances", [parsed]), request, user_id)
+        return _json(await predict(JsonFront(request, body)))
 
     param = inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
     return LeanRoute(
         path,
-        _endpoint(documented, param, service),
+        _endpoint(param, service),
         serve=serve,
         service=service,
+        max_body_bytes=codec.json_body_bytes,
         methods=["POST"],
         **options,
     )
 
 
-def _get(service: ModelService) -> Callable[..., Awaitable[Response]]:
-    query = instance_model(service.manifest, strict=False, suffix="Query")
-    head = _head(service)
+def _files(
+    predict: Predict, codec: ImageCodec, store: UploadStore, path: str, **options: Any
+) -> LeanRoute:
+    spec, max_files = codec.spec, codec.max_rows
+    max_bytes = spec.max_bytes
 
-    async def predict_query(params: BaseModel, request: Request) -> Response:
-        return await _answer(service, head, [params.model_dump()], request, request.state.user_id)
+    async def serve(request: Request, body: bytes) -> Response:
+        return _json(await predict(FileFront(request, store, max_files, max_bytes)))
 
-    param = inspect.Parameter(
-        "params", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[query, Query()]
-    )
-    return _endpoint(predict_query, param, service)
-
-
-async def _caller(request: Request) -> None:
-    request.state.user_id = await request.app.state.credentials.user_id(request)
-
-
-def admit_one(service: ModelService, request: Request) -> None:
-    """Refuse the request (Overloaded) if its model takes no more rows now.
-
-    Not checked again for a request the connection already let through its gate.
-    """
-    if ADMITTED not in request.scope:
-        service.executor.admit(1)
-
-
-def _admission(service: ModelService) -> Callable[[Request], None]:
-    def admitted(request: Request) -> None:
-        admit_one(service, request)
-
-    return admitted
-
-
-def _max_rows(service: ModelService, server_limit: int) -> int:
-    own = service.manifest.batching.max_request_rows
-    return server_limit if own is None else min(own, server_limit)
-
-
-def _add_query(router: APIRouter, service: ModelService, path: str, **options: Any) -> None:
-    router.add_api_route(
+    annotation: Any = Annotated[
+        list[UploadFile],
+        File(
+            description=f"1 to {max_files} images ({', '.join(f.value for f in spec.formats)}), "
+            f"each at most {max_bytes:,} bytes and {spec.max_pixels:,} pixels; a row each"
+        ),
+    ]
+    param = inspect.Parameter(FIELD, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+    return LeanRoute(
         path,
-        _get(service),
+        _endpoint(param, predict.service),
+        serve=serve,
+        service=predict.service,
+        streams=True,
+        max_body_bytes=max_files * (max_bytes + PART_OVERHEAD),
+        methods=["POST"],
+        responses=FILE_RESPONSES,
+        response_model=None,
+        **options,
+    )
+
+
+def _get(predict: Predict, codec: TabularCodec, path: str, **options: Any) -> LeanRoute:
+    async def serve(request: Request, body: bytes) -> Response:
+        return _json(await predict(QueryFront(request)))
+
+    annotation: Any = Annotated[codec.query_type(), Query()]
+    param = inspect.Parameter("params", inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+    return LeanRoute(
+        path,
+        _endpoint(param, predict.service),
+        serve=serve,
+        service=predict.service,
         methods=["GET"],
-        # Solved before the query string is validated: under overload a refusal is a check, and
-        # a stranger's query string is not looked at.
-        dependencies=[Depends(_admission(service)), Depends(_caller)],
         responses=QUERY_RESPONSES,
         response_model=None,
         **options,
     )
 
 
-def model_routes(served: ServedModels, *, max_batch_rows: int) -> APIRouter:
-    """POST and GET predict for each model's latest version, and POST for each pinned version."""
+def _routes(
+    router: APIRouter,
+    predict: Predict,
+    path: str,
+    *,
+    store: UploadStore,
+    summary: str,
+    query_summary: str,
+    upload_summary: str,
+    operation_id: str,
+    description: str | None = None,
+    **options: Any,
+) -> None:
+    """The fronts of one model version at ``path``: each form its input kind arrives in."""
+    body_doc = None if description is None else description + BATCH_HINT
+    router.routes.append(
+        _post(
+            predict,
+            path,
+            summary=summary,
+            description=body_doc,
+            operation_id=operation_id,
+            responses=RESPONSES,
+            response_model=None,
+            **options,
+        )
+    )
+    codec = predict.codec
+    if isinstance(codec, ImageCodec):
+        router.routes.append(
+            _files(
+                predict,
+                codec,
+                store,
+                path + "/file",
+                summary=upload_summary,
+                description=description,
+                operation_id=operation_id + "_file",
+                **options,
+            )
+        )
+    if isinstance(codec, TabularCodec):
+        router.routes.append(
+            _get(
+                predict,
+                codec,
+                path,
+                summary=query_summary,
+                description=description,
+                operation_id=operation_id + "_query",
+                **options,
+            )
+        )
+
+
+def model_routes(
+    served: ServedModels, log: PredictionLog | None, uploads: UploadStore
+) -> APIRouter:
+    """The fronts of each model's latest version, and of each version pinned."""
     router = APIRouter()
     for name, versions in served.services.items():
         latest = served.get(name)
         tags: list[str | Any] = [f"model: {name}"]
         doc = f"Predict with the latest version of {name} ({latest.manifest.version}). {latest.manifest.description}"
-        router.routes.append(
-            _post(
-                latest,
-                _max_rows(latest, max_batch_rows),
-                f"/models/{name}/predict",
-                tags=tags,
-                summary=f"Predict with {name}",
-                description=doc + " Send one row, or up to the limit in `instances`.",
-                responses=RESPONSES,
-                response_model=None,
-                operation_id=f"predict_{name}",
-            )
-        )
-        _add_query(
+        _routes(
             router,
-            latest,
+            Predict(latest, log),
             f"/models/{name}/predict",
             tags=tags,
-            summary=f"Predict one row of {name} from the query string",
+            store=uploads,
+            summary=f"Predict with {name}",
+            query_summary=f"Predict one row of {name} from the query string",
+            upload_summary=f"Predict with {name} from uploaded images",
             description=doc,
-            operation_id=f"predict_{name}_query",
+            operation_id=f"predict_{name}",
         )
         for version, service in versions.items():
-            router.routes.append(
-                _post(
-                    service,
-                    _max_rows(service, max_batch_rows),
-                    f"/models/{name}/versions/{version}/predict",
-                    tags=tags,
-                    summary=f"Predict with {name} version {version}",
-                    responses=RESPONSES,
-                    response_model=None,
-                    operation_id=f"predict_{name}_v{version}",
-                )
-            )
-            _add_query(
+            _routes(
                 router,
-                service,
+                Predict(service, log),
                 f"/models/{name}/versions/{version}/predict",
                 tags=tags,
-                summary=f"Predict one row of {name} version {version} from the query string",
-                operation_id=f"predict_{name}_v{version}_query",
+                store=uploads,
+                summary=f"Predict with {name} version {version}",
+                query_summary=f"Predict one row of {name} version {version} from the query string",
+                upload_summary=f"Predict with {name} version {version} from uploaded images",
+                operation_id=f"predict_{name}_v{version}",
             )
     router.add_api_route(
         "/models/{name}/predict", _unknown, methods=["GET", "POST"], include_in_schema=False

@@ -1,4 +1,4 @@
-"""Pydantic request models generated from each manifest, so that /docs shows every model's own fields."""
+"""Pydantic types generated from a tabular manifest: each model's own fields in /docs, and the validators."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def _shape(value: Any) -> str | None:
     return None
 
 
-def _one_or_many(row: Any, batch: Any, shape: Any = _shape, *extra: Any) -> Any:
+def one_or_many(row: Any, batch: Any, shape: Any = _shape, *extra: Any) -> Any:
     """One row, or a batch under ``instances``, told apart by the presence of that key."""
     members = [Annotated[row, Tag(INSTANCE_TAG)], Annotated[batch, Tag(BATCH_TAG)], *extra]
     union: Any = members[0]
@@ -193,7 +193,7 @@ def body_type(manifest: Manifest, max_rows: int) -> Any:
         __config__=ConfigDict(extra="forbid"),
         instances=(list[instance], Field(min_length=1, max_length=max_rows)),  # type: ignore[valid-type]
     )
-    return _one_or_many(instance, batch)
+    return one_or_many(instance, batch)
 
 
 def body_adapter(manifest: Manifest, max_rows: int) -> TypeAdapter[Any]:
@@ -208,5 +208,5 @@ def body_adapter(manifest: Manifest, max_rows: int) -> TypeAdapter[Any]:
     batch = typed_dict(_class_name(manifest, "Rows"), {"instances": rows})
     batch.__pydantic_config__ = forbid
     shape, oversized = _bounded_shape(list(fields), max_rows)
-    adapter: TypeAdapter[Any] = TypeAdapter(_one_or_many(row, batch, shape, oversized))
+    adapter: TypeAdapter[Any] = TypeAdapter(one_or_many(row, batch, shape, oversized))
     return adapter

@@ -1,0 +1,185 @@
+"""Uploaded files, each kept once under the SHA-256 of its content, with a bounded folder.
+
+A file is hashed and written as it arrives (never held whole in memory), then moved under its
+hash; the same content uploaded again renews the file instead of storing a copy. Retention
+deletes files past an age and the oldest beyond a total size, in the background.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import anyio.to_thread
+
+from servekit.exceptions import FileTooLarge
+from servekit.storage.periodic import Periodic
+
+log = logging.getLogger("servekit.storage")
+FLUSH_BYTES = 1 << 20
+"""Received bytes are written to disk in pieces of about this size, off the event loop."""
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One uploaded file, stored by its content's SHA-256."""
+
+    sha256: str
+    name: str | None
+    """The client's file name, if it gave one (shown back, never used as a path)."""
+    path: Path
+    size: int
+
+
+class UploadWriter:
+    """One file being received: counted, hashed and written as its chunks come."""
+
+    def __init__(self, store: UploadStore, name: str | None, max_bytes: int) -> None:
+        self.store = store
+        self.name = name
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._hash = hashlib.sha256()
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._temp = store.incoming / secrets.token_hex(16)
+        self._file: IO[bytes] = open(self._temp, "xb")  # noqa: SIM115 (closed in finish/discard)
+        os.chmod(self._temp, 0o600)
+
+    def write(self, chunk: bytes) -> None:
+        """Take a chunk (FileTooLarge once the file passes ``max_bytes``); ``flush`` writes it."""
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise FileTooLarge(
+                f"{self.name or 'the file'} is larger than this model's limit of "
+                f"{self.max_bytes:,} bytes"
+            )
+        self._hash.update(chunk)
+        self._pending.append(chunk)
+        self._pending_bytes += len(chunk)
+
+    @property
+    def due(self) -> bool:
+        """Whether enough is received to be worth a write off the loop."""
+        return self._pending_bytes >= FLUSH_BYTES
+
+    async def flush(self) -> None:
+        """Write what was received so far, on a worker thread."""
+        if self._pending:
+            data, self._pending, self._pending_bytes = b"".join(self._pending), [], 0
+            await anyio.to_thread.run_sync(self._file.write, data)
+
+    async def finish(self) -> Upload:
+        """The whole file: moved under its hash (or dropped, if that content is stored already)."""
+        await self.flush()
+        self._file.close()
+        digest = self._hash.hexdigest()
+        path = await anyio.to_thread.run_sync(self.store.keep, self._temp, digest)
+        return Upload(sha256=digest, name=self.name, path=path, size=self.size)
+
+    def discard(self) -> None:
+        """Forget a file that will not be used (an error, a client gone)."""
+        self._file.close()
+        self._temp.unlink(missing_ok=True)
+
+
+class UploadStore:
+    """The uploads folder: content-addressed files, bounded by age and total size."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_total_bytes: int,
+        max_age_s: float | None,
+        interval_s: float,
+    ) -> None:
+        self.root = root
+        self.incoming = root / "incoming"
+        self.max_total_bytes = max_total_bytes
+        self.max_age_s = max_age_s
+        self.interval_s = interval_s
+        self._periodic = Periodic(self._prune, interval_s, name="upload retention", log=log)
+
+    def prepare(self) -> None:
+        """Create the folder (private to this user) and clear what an earlier run left half-received."""
+        self.incoming.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.root, 0o700)
+        for stale in self.incoming.iterdir():
+            stale.unlink(missing_ok=True)
+
+    def writer(self, name: str | None, max_bytes: int) -> UploadWriter:
+        """A new file to receive."""
+        return UploadWriter(self, name, max_bytes)
+
+    def path_of(self, sha256: str) -> Path:
+        """Where the file of this hash is kept."""
+        return self.root / sha256[:2] / sha256
+
+    def keep(self, temp: Path, sha256: str) -> Path:
+        """Move a received file under its hash; if that content is kept already, renew it instead."""
+        path = self.path_of(sha256)
+        path.parent.mkdir(exist_ok=True, mode=0o700)
+        if path.exists():
+            temp.unlink(missing_ok=True)
+            os.utime(path)
+        else:
+            os.replace(temp, path)
+        return path
+
+    def store(self, data: bytes, name: str | None) -> Upload:
+        """Keep bytes already in memory (a base64 image of a JSON body); blocking."""
+        digest = hashlib.sha256(data).hexdigest()
+        temp = self.incoming / secrets.token_hex(16)
+        with open(temp, "xb") as file:
+            os.fchmod(file.fileno(), 0o600)
+            file.write(data)
+        return Upload(sha256=digest, name=name, path=self.keep(temp, digest), size=len(data))
+
+    def forget(self, upload: Upload) -> None:
+        """Delete a stored file that turned out unusable (not an image): nothing is kept half."""
+        upload.path.unlink(missing_ok=True)
+
+    def prune(self, now: float | None = None) -> int:
+        """Delete files past the age, then the oldest until the folder is under its size; blocking."""
+        now = time.time() if now is None else now
+        files = []
+        for folder in self.root.iterdir():
+            if folder == self.incoming or not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    stat = path.stat()
+                    files.append((stat.st_mtime, stat.st_size, path))
+        files.sort()
+        total = sum(size for _, size, _ in files)
+        removed = 0
+        for mtime, size, path in files:
+            old = self.max_age_s is not None and now - mtime > self.max_age_s
+            if not old and total <= self.max_total_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+            removed += 1
+        return removed
+
+    async def start(self) -> None:
+        """Create the folder, then prune now and every ``interval_s``."""
+        await anyio.to_thread.run_sync(self.prepare)
+        self._periodic.start()
+
+    async def stop(self) -> None:
+        """Stop pruning."""
+        await self._periodic.stop()
+
+    async def _prune(self) -> None:
+        removed = await anyio.to_thread.run_sync(self.prune)
+        if removed:
+            log.info("upload retention deleted %d file(s)", removed)
