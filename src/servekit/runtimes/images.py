@@ -41,8 +41,9 @@ def trial_run(runtime: Runtime, spec: ImageInput) -> None:
         outputs = runtime.encode(runtime.predict(runtime.decode([blank])))
     except Exception as exc:
         raise ModelLoadError(
-            f"{runtime.manifest.key} cannot take an image of shape {spec.shape} "
-            f"(mode {spec.mode}, size {list(spec.size)}, layout {spec.layout}): {exc}"
+            f"{runtime.manifest.key} does not run on the manifest's images (tried a blank one "
+            f"of shape {spec.shape}: mode {spec.mode}, size {list(spec.size)}, layout "
+            f"{spec.layout}): {exc}"
         ) from exc
     if len(outputs) != 1:
         raise ModelLoadError(
