@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from servekit.drift.stats import MAX_CATEGORIES, THRESHOLD_FACTOR, category_key, compute_stats
+from servekit.repository.package import infer_features
 from servekit.repository.stats import (
     CategoricalStats,
     DatetimeStats,
     NumericStats,
     TrainingStats,
 )
-from servekit.repository.package import infer_features
 
 
 def stats_of(frame: pd.DataFrame) -> TrainingStats:

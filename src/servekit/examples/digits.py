@@ -19,6 +19,7 @@ from torch import nn
 
 from servekit.repository.loader import ModelFolder
 from servekit.repository.package_image import package_image_model
+from servekit.runtimes.base import RowOutput
 from servekit.runtimes.registry import runtime_class
 
 LABELS = [str(d) for d in range(10)]
@@ -37,6 +38,7 @@ HELD_OUT = 0.2
 EPOCHS = 12
 BATCH = 128
 SAMPLE_DIGITS = {"seven": 7, "three": 3, "zero": 0}
+CONFIDENT = 0.99
 
 
 def dataset() -> tuple[np.ndarray, np.ndarray]:
@@ -128,29 +130,36 @@ def train(out_dir: Path) -> ModelFolder:
     )
 
 
+def _score(out: RowOutput) -> float:
+    return float(out.extra["score"]) if out.extra else 0.0
+
+
 def write_samples(out_dir: Path, folder: ModelFolder, size: int = 64) -> list[Path]:
     """Write seven.png, three.png and zero.png, and noise.png, into ``out_dir``.
 
-    Each digit is the held-out image of that digit the model reads with the most confidence,
-    as a grey PNG of ``size`` pixels a side. noise.png is an RGB picture of random noise, which
-    the server should flag as unlike the training images: shrunk to 8x8, its contrast is gone.
+    Each digit is a held-out image of it that the model reads with confidence, as a grey PNG of
+    ``size`` pixels a side. noise.png is an RGB picture of random noise, which the server should
+    flag as unlike the training images: shrunk to 8x8, its contrast is gone.
     """
     images, digits = dataset()
-    _, held_out = split(len(images))
+    train_at, held_out = split(len(images))
     runtime = runtime_class(folder.manifest.runtime)(folder)
     runtime.setup()
     outputs = runtime([{"image": a} for a in as_input(images[held_out]).numpy()])
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, digit in SAMPLE_DIGITS.items():
-        scores = [
-            (out.extra["score"] if out.extra and out.prediction == str(digit) else -1.0, i)
+        # The most typical of those read with confidence (nearest the mean training image of
+        # its digit): the one the model is surest of can be an unusual hand.
+        typical = images[train_at][digits[train_at] == digit].mean(axis=0)
+        sure = [
+            i
             for out, i in zip(outputs, held_out, strict=True)
-            if digits[i] == digit
+            if digits[i] == digit and out.prediction == str(digit) and _score(out) >= CONFIDENT
         ]
-        score, best = max(scores)
-        if score < 0:
-            raise ValueError(f"the model reads none of the held-out {digit}s correctly")
+        if not sure:
+            raise ValueError(f"the model reads none of the held-out {digit}s with confidence")
+        best = min(sure, key=lambda i: float(np.square(images[i] - typical).sum()))
         picture = upscaled(images[best], size // 8)
         written.append(out_dir / f"{name}.png")
         Image.fromarray(picture).save(written[-1], format="PNG")
