@@ -210,8 +210,10 @@ def package_image_model(
             shutil.copyfile(model, staging / artifact)
         else:
             export_module(model, spec, staging / artifact)
-        _write_yaml(staging, manifest)
-        rows, stats = _measure(read_manifest(staging), images, samples)
+        # NOTE: the staging folder gets its manifest file last: a server scanning the same
+        # repository meanwhile must not find a second folder of this model (or a draft).
+        draft = ModelFolder(manifest=Manifest.model_validate(manifest), path=staging)
+        rows, stats = _measure(draft, images, samples)
         manifest["training_stats"] = {
             "rows": rows,
             "image": stats.model_dump(mode="json", exclude_none=True),
