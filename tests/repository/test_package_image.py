@@ -228,6 +228,15 @@ def test_bad_training_images_are_refused(tmp_path: Path, images: list[Any], erro
     assert not (tmp_path / "m").exists()
 
 
+def test_a_file_that_is_not_an_image_is_named(tmp_path: Path) -> None:
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(ValueError, match=r"training image 1 \(.*notes\.png\): cannot identify"):
+        package_image_model(
+            Linear(), [pictures(9)[0], text], tmp_path / "m", name="m", labels=LABELS, image=SPEC
+        )
+
+
 def test_a_model_is_a_module_or_a_model_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"\.pt2\) or an ONNX graph \(\.onnx\)"):
         package_image_model(

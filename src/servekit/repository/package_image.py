@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from servekit.exceptions import ManifestError
+from servekit.exceptions import InvalidImage, ManifestError
 from servekit.inputs import pixels
 from servekit.repository import training_images
 from servekit.repository.images import ImageInput
@@ -122,9 +122,12 @@ def _measure(
 
     (folder.path / SAMPLES_FOLDER).mkdir()
     for i, item in enumerate(images):
-        where = f"training image {i}"
-        with training_images.opened(item, where) as image:
-            prepared = pixels.prepare(image, spec)
+        where = f"training image {i}" + (f" ({item})" if isinstance(item, str | Path) else "")
+        try:
+            with training_images.opened(item, where) as image:
+                prepared = pixels.prepare(image, spec)
+        except (OSError, InvalidImage) as exc:  # not an image, or a corrupt one
+            raise ValueError(f"{where}: {exc}") from exc
         means.append(prepared.mean)
         stds.append(prepared.std)
         pending.append({"image": prepared.array})
