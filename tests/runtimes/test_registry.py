@@ -12,6 +12,7 @@ from servekit.runtimes.onnx import OnnxRuntime
 from servekit.runtimes.python import PythonRuntime
 from servekit.runtimes.registry import ENTRY_POINT_GROUP, runtime_class
 from servekit.runtimes.sklearn import SklearnRuntime
+from servekit.runtimes.torch import TorchRuntime
 
 
 class ConstantRuntime(Runtime):
@@ -47,7 +48,12 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.mark.parametrize(
     ("name", "cls"),
-    [("sklearn", SklearnRuntime), ("onnx", OnnxRuntime), ("python", PythonRuntime)],
+    [
+        ("sklearn", SklearnRuntime),
+        ("onnx", OnnxRuntime),
+        ("python", PythonRuntime),
+        ("torch", TorchRuntime),
+    ],
 )
 def test_builtin_names_resolve(name: str, cls: type[Runtime]) -> None:
     assert runtime_class(name) is cls
@@ -58,7 +64,7 @@ def test_unknown_runtime_lists_the_installed_ones() -> None:
         runtime_class("tensorflow")
     message = str(info.value)
     assert "unknown runtime 'tensorflow'" in message
-    assert "installed runtimes: sklearn, onnx, python" in message
+    assert "installed runtimes: sklearn, onnx, python, torch" in message
 
 
 def test_plugin_runtime_is_found_by_its_entry_point(installed_plugin: str) -> None:

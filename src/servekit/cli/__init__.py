@@ -10,7 +10,9 @@ import typer
 from servekit import __version__
 from servekit.cli.accounts import users_app
 from servekit.cli.database import db_app
-from servekit.cli.models import examples_app, package, predict
+from servekit.cli.examples import examples_app
+from servekit.cli.package import package
+from servekit.cli.predict import predict
 from servekit.cli.serving import serve, worker
 
 app = typer.Typer(help="servekit: serve machine-learning models over HTTP.", no_args_is_help=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from servekit.config import Settings
 
@@ -16,7 +17,8 @@ console = Console()
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``message`` as an error; the exit to raise."""
     # soft_wrap: a long path stays whole on one line, even when stderr is not a terminal.
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # NOTE: escaped: a message is text, and rich would take "[torch]" in it for markup and drop it.
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -14,6 +14,7 @@ BUILTIN: dict[str, str] = {
     "sklearn": "servekit.runtimes.sklearn:SklearnRuntime",
     "onnx": "servekit.runtimes.onnx:OnnxRuntime",
     "python": "servekit.runtimes.python:PythonRuntime",
+    "torch": "servekit.runtimes.torch:TorchRuntime",
 }
 
 

@@ -1,20 +1,15 @@
-"""``servekit package``, ``servekit predict`` and ``servekit examples``."""
+"""``servekit package``: a model folder from a fitted model and its training data or images."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from servekit.cli.common import console, err
 from servekit.cli.common import fail as _fail
 from servekit.exceptions import ServekitError
-
-examples_app = typer.Typer(help="The bundled example models.", no_args_is_help=True)
 
 
 def _read_table(path: Path, datetimes: list[str], categories: list[str]) -> Any:
@@ -79,13 +74,17 @@ def _load_pickle(model: Path, code: list[Path]) -> Any:
 
 def package(
     model: Annotated[
-        Path, typer.Option(help="Fitted model: .joblib/.pkl (scikit-learn) or .onnx.")
-    ],
-    data: Annotated[
-        Path, typer.Option(help="Training data (.csv or .parquet), one column per feature.")
+        Path,
+        typer.Option(
+            help="Fitted model: .joblib/.pkl (scikit-learn), .onnx, or .pt2 (torch.export.save)."
+        ),
     ],
     name: Annotated[str, typer.Option(help="Model name (lowercase, as in URLs).")],
     out: Annotated[Path, typer.Option(help="Folder to write.")],
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Training data (.csv or .parquet), one column per feature (tabular)."),
+    ] = None,
     version: Annotated[str, typer.Option(help="Model version.")] = "1",
     target: Annotated[
         str | None, typer.Option(help="Column of the data to drop (the label).")
@@ -93,7 +92,9 @@ def package(
     task: Annotated[
         str | None, typer.Option(help="classification or regression (inferred).")
     ] = None,
-    labels: Annotated[str | None, typer.Option(help="Comma-separated class labels (ONNX).")] = None,
+    labels: Annotated[
+        str | None, typer.Option(help="Comma-separated class labels (ONNX, image models).")
+    ] = None,
     description: Annotated[str, typer.Option(help="One line about the model.")] = "",
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty folder.")] = False,
     datetime_columns: Annotated[
@@ -114,10 +115,88 @@ def package(
             help="A Python file the model's pickle imports, carried in the folder (repeatable).",
         ),
     ] = [],  # noqa: B006
+    images: Annotated[
+        Path | None,
+        typer.Option(
+            help="Image classifier: a folder of training images, one sub-folder per label "
+            "(the labels, in sorted order, unless --labels gives them).",
+            rich_help_panel="Image models",
+        ),
+    ] = None,
+    image_size: Annotated[
+        str,
+        typer.Option(help="WIDTHxHEIGHT the model takes.", rich_help_panel="Image models"),
+    ] = "224x224",
+    mode: Annotated[
+        str, typer.Option(help="L (grey) or RGB.", rich_help_panel="Image models")
+    ] = "RGB",
+    resample: Annotated[
+        str,
+        typer.Option(
+            help="Resize filter: nearest, box, bilinear, bicubic or lanczos.",
+            rich_help_panel="Image models",
+        ),
+    ] = "bilinear",
+    layout: Annotated[
+        str,
+        typer.Option(help="CHW (channels first) or HWC.", rich_help_panel="Image models"),
+    ] = "CHW",
+    mean: Annotated[
+        str | None,
+        typer.Option(
+            help="Per-channel mean subtracted after scaling to 0-1 (0.485,0.456,0.406).",
+            rich_help_panel="Image models",
+        ),
+    ] = None,
+    std: Annotated[
+        str | None,
+        typer.Option(
+            help="Per-channel std divided by (0.229,0.224,0.225).", rich_help_panel="Image models"
+        ),
+    ] = None,
+    softmax: Annotated[
+        bool | None,
+        typer.Option(
+            help="Whether the model's output is logits to turn into probabilities "
+            "(default: yes for .pt2, no for .onnx).",
+            rich_help_panel="Image models",
+        ),
+    ] = None,
 ) -> None:
-    """Write a model folder (artifact, manifest, schema, training statistics) from a fitted model."""
+    """Write a model folder (artifact, manifest, schema, training statistics) from a fitted model.
+
+    A tabular model takes --data; an image classifier (.pt2 or .onnx) takes --images.
+    """
 
     from servekit.repository.package import package_model
+
+    if images is not None or model.suffix == ".pt2":
+        from servekit.cli.images import package_images
+
+        if images is None:
+            raise _fail("a .pt2 model is an image classifier: give its training images (--images)")
+        package_images(
+            model=model,
+            images=images,
+            name=name,
+            out=out,
+            version=version,
+            labels=labels.split(",") if labels else None,
+            description=description,
+            overwrite=overwrite,
+            image_size=image_size,
+            mode=mode,
+            resample=resample,
+            layout=layout,
+            mean=mean,
+            std=std,
+            softmax=softmax,
+        )
+        return
+    if data is None:
+        raise _fail(
+            "give the training data (--data), or training images (--images) for an image model"
+        )
 
     for module in code:
         if module.suffix != ".py" or not module.is_file():
@@ -150,105 +229,3 @@ def package(
     console.print(
         f"wrote {folder.path} ({folder.manifest.key}, {len(folder.manifest.inputs)} features)"
     )
-
-
-def _rows(data: str | None, fields: list[str]) -> Any:
-    if data is not None:
-        text = (
-            sys.stdin.read()
-            if data == "-"
-            else Path(data[1:]).read_text()
-            if data.startswith("@")
-            else data
-        )
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise _fail(f"--data is not valid JSON: {exc}") from None
-    row: dict[str, Any] = {}
-    for field in fields:
-        key, sep, value = field.partition("=")
-        if not sep:
-            raise _fail(f"--field takes name=value, got {field!r}")
-        try:
-            row[key] = json.loads(value)
-        except json.JSONDecodeError:
-            row[key] = value
-    return row
-
-
-def predict(
-    model: Annotated[str, typer.Argument(help="Model name.")],
-    data: Annotated[str | None, typer.Option(help="JSON body, @file, or - for stdin.")] = None,
-    field: Annotated[
-        list[str], typer.Option("--field", "-f", help="name=value (repeatable).")
-    ] = [],  # noqa: B006
-    version: Annotated[str | None, typer.Option(help="Pin a version.")] = None,
-    url: Annotated[
-        str, typer.Option(envvar="SERVEKIT_URL", help="Server address.")
-    ] = "http://127.0.0.1:8000",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON answer.")] = False,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            envvar="SERVEKIT_TOKEN", help="Access token (POST /auth/token).", show_default=False
-        ),
-    ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option(envvar="SERVEKIT_API_KEY", help="API key (POST /keys).", show_default=False),
-    ] = None,
-) -> None:
-    """Ask a running server for predictions (with a token or an API key, from the environment too)."""
-    import httpx
-
-    body = _rows(data, field)
-    path = f"/models/{model}/versions/{version}/predict" if version else f"/models/{model}/predict"
-    headers = {}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    if api_key:
-        headers["X-API-Key"] = api_key
-    try:
-        response = httpx.post(url.rstrip("/") + path, json=body, headers=headers, timeout=30)
-    except httpx.HTTPError as exc:
-        raise _fail(f"cannot reach {url}: {exc}") from None
-    try:
-        answer = response.json()
-    except ValueError:
-        # A proxy's error page, or not a servekit server at all: say so instead of a traceback.
-        raise _fail(f"{url} answered {response.status_code} without JSON", code=1) from None
-    if response.status_code != 200:
-        message = answer.get("message", answer) if isinstance(answer, dict) else answer
-        raise _fail(f"{response.status_code}: {message}", code=1)
-    if as_json:
-        console.print_json(data=answer)
-        return
-    table = Table(title=f"{answer['model']} {answer['version']}")
-    for column in ("#", "prediction", "probabilities", "warnings"):
-        table.add_column(column)
-    for i, row in enumerate(answer["predictions"]):
-        probs = row.get("probabilities") or {}
-        shown = ", ".join(f"{k}: {v:.3f}" for k, v in probs.items())
-        table.add_row(
-            str(i), str(row["prediction"]), shown, "\n".join(w["message"] for w in row["warnings"])
-        )
-    console.print(table)
-
-
-@examples_app.command("train")
-def examples_train(
-    out: Annotated[Path, typer.Option(help="Model repository to write into.")] = Path("models"),
-    names: Annotated[
-        list[str] | None, typer.Argument(help="Examples to train (default: all).")
-    ] = None,
-) -> None:
-    """Train the bundled examples (iris, taxifare) into model folders."""
-    from servekit.examples import train_examples
-
-    try:
-        folders = train_examples(out, names)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    for folder in folders:
-        console.print(f"trained {folder.manifest.key} -> {folder.path}")

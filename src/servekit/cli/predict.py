@@ -1,0 +1,98 @@
+"""``servekit predict``: ask a running server for predictions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from servekit.cli.common import console
+from servekit.cli.common import fail as _fail
+
+
+def _rows(data: str | None, fields: list[str]) -> Any:
+    if data is not None:
+        text = (
+            sys.stdin.read()
+            if data == "-"
+            else Path(data[1:]).read_text()
+            if data.startswith("@")
+            else data
+        )
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _fail(f"--data is not valid JSON: {exc}") from None
+    row: dict[str, Any] = {}
+    for field in fields:
+        key, sep, value = field.partition("=")
+        if not sep:
+            raise _fail(f"--field takes name=value, got {field!r}")
+        try:
+            row[key] = json.loads(value)
+        except json.JSONDecodeError:
+            row[key] = value
+    return row
+
+
+def predict(
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    data: Annotated[str | None, typer.Option(help="JSON body, @file, or - for stdin.")] = None,
+    field: Annotated[
+        list[str], typer.Option("--field", "-f", help="name=value (repeatable).")
+    ] = [],  # noqa: B006
+    version: Annotated[str | None, typer.Option(help="Pin a version.")] = None,
+    url: Annotated[
+        str, typer.Option(envvar="SERVEKIT_URL", help="Server address.")
+    ] = "http://127.0.0.1:8000",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON answer.")] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SERVEKIT_TOKEN", help="Access token (POST /auth/token).", show_default=False
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="SERVEKIT_API_KEY", help="API key (POST /keys).", show_default=False),
+    ] = None,
+) -> None:
+    """Ask a running server for predictions (with a token or an API key, from the environment too)."""
+    import httpx
+
+    body = _rows(data, field)
+    path = f"/models/{model}/versions/{version}/predict" if version else f"/models/{model}/predict"
+    headers = {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if api_key:
+        headers["X-API-Key"] = api_key
+    try:
+        response = httpx.post(url.rstrip("/") + path, json=body, headers=headers, timeout=30)
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot reach {url}: {exc}") from None
+    try:
+        answer = response.json()
+    except ValueError:
+        # A proxy's error page, or not a servekit server at all: say so instead of a traceback.
+        raise _fail(f"{url} answered {response.status_code} without JSON", code=1) from None
+    if response.status_code != 200:
+        message = answer.get("message", answer) if isinstance(answer, dict) else answer
+        raise _fail(f"{response.status_code}: {message}", code=1)
+    if as_json:
+        console.print_json(data=answer)
+        return
+    table = Table(title=f"{answer['model']} {answer['version']}")
+    for column in ("#", "prediction", "probabilities", "warnings"):
+        table.add_column(column)
+    for i, row in enumerate(answer["predictions"]):
+        probs = row.get("probabilities") or {}
+        shown = ", ".join(f"{k}: {v:.3f}" for k, v in probs.items())
+        table.add_row(
+            str(i), str(row["prediction"]), shown, "\n".join(w["message"] for w in row["warnings"])
+        )
+    console.print(table)
