@@ -296,3 +296,12 @@ def test_the_docs_show_the_upload_form_with_its_limits(shade_client: ShadeClient
     assert detail["input"] == "image"
     assert detail["image"]["size"] == [4, 4]
     assert base64.b64decode(detail["example"]["image"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_image_model_has_no_query_form(shade_client: ShadeClient) -> None:
+    client = shade_client()
+    response = client.get(PREDICT, params={"x": 1})
+    body = refusal(response, 405)
+    assert response.headers["allow"] == "POST"
+    assert "takes POST" in body["message"]
+    refusal(client.post("/models/shade/predict/file", json={}), 415)

@@ -255,7 +255,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     # cannot be parsed), in servekit's shape rather than FastAPI's {"detail": ...}.
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers or {})
-    allowed = allowed_methods(request) if exc.status_code == 405 else []
+    if "Allow" in headers:  # a route that knows better than the router what the path takes
+        allowed = headers["Allow"].split(", ")
+    else:
+        allowed = allowed_methods(request) if exc.status_code == 405 else []
     if allowed:
         headers["Allow"] = ", ".join(allowed)
     if exc.status_code in (204, 304):

@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Query, Request, UploadFile
+from fastapi import APIRouter, Body, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
@@ -304,5 +304,7 @@ def model_routes(
 
 
 async def _unknown(served: ServedDep, name: str, version: str | None = None) -> None:
-    # Reached only for names or versions that no route above serves: get() raises a 404 naming what is served.
+    # Reached only for what no route above serves: get() raises a 404 naming what is served;
+    # a model that is served has no GET here, since its input (an image) has no query form.
     served.get(name, version)
+    raise HTTPException(405, headers={"Allow": "POST"})
