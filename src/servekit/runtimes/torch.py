@@ -52,8 +52,13 @@ class TorchRuntime(Runtime):
             raise ValueError(f"options.softmax must be true or false, not {self.softmax!r}")
         # NOTE: torch is imported here, with the model: it is an optional extra, and its import
         # takes seconds that a server without a PyTorch model should not spend.
-        import torch
-
+        try:
+            import torch
+        except ImportError as exc:
+            raise ModelLoadError(
+                f"{self.manifest.key} needs PyTorch, which is not installed here "
+                f"(pip install 'servekit[torch]'): {exc}"
+            ) from exc
         self.torch = torch
         self.device = self._device()
         self._size_threads()
@@ -113,7 +118,8 @@ class TorchRuntime(Runtime):
         elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError(f"options.threads must be a positive whole number, not {threads!r}")
         # NOTE: both settings are the process's, not this model's: with several PyTorch models
-        # in one server, the last one loaded sets them.
+        # in one server, the last one loaded sets them; and each of a server's --workers
+        # processes sizes them for itself (options.threads then shares the cores among them).
         torch.set_num_threads(threads)
         if torch.get_num_interop_threads() != 1:
             # One call runs one graph: inter-op parallelism only adds threads that compete with
