@@ -35,6 +35,16 @@ class Shade:
                 "height": row["height"],
             })
         return out
+
+
+class SlowShade(Shade):
+    """Shade, with a call that takes 0.3 s whatever its batch: rows that come meanwhile wait."""
+
+    def predict(self, rows):
+        import time
+
+        time.sleep(0.3)
+        return super().predict(rows)
 '''
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
 from starlette.requests import Request
@@ -34,18 +34,18 @@ class HttpFront:
         request = self.request
         return request_deadline(request, request.app.state.settings.limits.request_timeout_s)
 
-    async def authenticate(self) -> int | None:
+    def authenticate(self) -> Awaitable[int | None]:
         """The caller's user id, from its token or API key."""
-        user_id: int | None = await self.request.app.state.credentials.user_id(self.request)
+        user_id: Awaitable[int | None] = self.request.app.state.credentials.user_id(self.request)
         return user_id
 
     async def form(self) -> Form:
         """The front's input; each front says how it reads it."""
         raise NotImplementedError
 
-    async def guard(self, work: Coroutine[Any, Any, T]) -> T:
+    def guard(self, work: Coroutine[Any, Any, T]) -> Awaitable[T]:
         """Run ``work``; a client that goes away ends it (ClientDisconnected)."""
-        return await until_disconnected(work, self.request.receive)
+        return until_disconnected(work, self.request.receive)
 
 
 class JsonFront(HttpFront):

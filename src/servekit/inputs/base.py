@@ -71,6 +71,10 @@ class InputCodec(ABC):
     forms: ClassVar[frozenset[type[Any]]]
     """The forms this kind can arrive in: the fronts offered for its models."""
 
+    names_rows: ClassVar[bool] = False
+    """Whether ``answer_fields`` adds anything to a row's answer (an image's file does)."""
+    checks_outputs: ClassVar[bool] = False
+    """Whether ``check_outputs`` can find anything (a confidence check does)."""
     json_body_bytes: int | None = None
     """The JSON body's own limit, where the server's would not hold one input (base64 images)."""
 
@@ -81,6 +85,10 @@ class InputCodec(ABC):
     @abstractmethod
     async def decode(self, form: Form) -> list[Row]:
         """The validated rows of a form (a 4xx error, naming what is wrong, if it is bad)."""
+
+    def decode_now(self, form: Form) -> list[Row] | None:
+        """``decode``'s rows, where they are had without waiting (small rows); else None."""
+        return None
 
     @abstractmethod
     def json_schema_type(self) -> Any:

@@ -56,6 +56,8 @@ class ImageCodec(InputCodec):
 
     kind: ClassVar[InputKind] = InputKind.image
     forms: ClassVar[frozenset[type[Any]]] = frozenset({JsonForm, FilesForm})
+    names_rows: ClassVar[bool] = True
+    checks_outputs: ClassVar[bool] = True
 
     def __init__(self, manifest: Manifest, *, max_rows: int, uploads: UploadStore | None) -> None:
         if manifest.batching.max_request_rows is None:

@@ -7,7 +7,7 @@ and calls ``Predict``; nothing of a prediction is written anywhere else.
 from __future__ import annotations
 
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 from pydantic_core import to_json
@@ -32,8 +32,8 @@ class Front(Protocol):
         """The monotonic time by which the answer is due."""
         ...
 
-    async def authenticate(self) -> int | None:
-        """The caller's user id (None for an anonymous or API-key-less caller where allowed).
+    def authenticate(self) -> Awaitable[int | None]:
+        """The caller's user id (None for an anonymous caller where that is allowed).
 
         Raises NotAuthenticated; called before anything of the input is read or parsed.
         """
@@ -43,7 +43,7 @@ class Front(Protocol):
         """The input as sent, once the caller is known (its media type checked, its body read)."""
         ...
 
-    async def guard(self, work: Coroutine[Any, Any, T]) -> T:
+    def guard(self, work: Coroutine[Any, Any, T]) -> Awaitable[T]:
         """Run ``work``, and end it if the client goes away."""
         ...
 
@@ -68,7 +68,12 @@ class Predict:
         if not front.admitted:
             service.executor.admit(1)
         user_id = await front.authenticate()
-        rows = await self.codec.decode(await front.form())
+        form = await front.form()
+        codec = self.codec
+        # Rows of features are decoded at once, images on threads: no waiting where none is due.
+        rows = codec.decode_now(form)
+        if rows is None:
+            rows = await codec.decode(form)
         start = time.perf_counter()
         predictions = await front.guard(service.predict(rows, deadline=front.deadline))
         latency_ms = (time.perf_counter() - start) * 1000
@@ -78,12 +83,14 @@ class Predict:
             self.log.record(
                 model=m.name,
                 version=m.version,
-                inputs=self.codec.logged(rows),
+                inputs=codec.logged(rows),
                 answers=answers,
                 latency_ms=latency_ms,
                 user_id=user_id,
             )
-        fields = self.codec.answer_fields
+        if not codec.names_rows:
+            return b"%s%s]}" % (self.head, b",".join([answer_json(*a) for a in answers]))
+        fields = codec.answer_fields
         return b"%s%s]}" % (
             self.head,
             b",".join([answer_json(*a, fields(row)) for a, row in zip(answers, rows, strict=True)]),

@@ -81,15 +81,18 @@ class ModelService:
 
     async def predict(self, rows: list[Row], *, deadline: float = math.inf) -> list[Prediction]:
         """Check and predict validated rows; with policy ``reject``, unusual rows refuse the request."""
-        warnings = self.codec.check(rows)
-        self._refuse_unusual(warnings)
+        codec = self.codec
+        warnings = codec.check(rows)
+        if any(warnings):
+            self._refuse_unusual(warnings)
         outputs = await self.executor.submit(rows, deadline=deadline)
         self._predictions.inc(len(rows))
         self._check_finite(outputs)
-        after = self.codec.check_outputs(rows, outputs)
-        if any(after):
-            self._refuse_unusual(after)
-            warnings = [[*w, *a] for w, a in zip(warnings, after, strict=True)]
+        if codec.checks_outputs:
+            after = codec.check_outputs(rows, outputs)
+            if any(after):
+                self._refuse_unusual(after)
+                warnings = [[*w, *a] for w, a in zip(warnings, after, strict=True)]
         return [
             Prediction(id=new_id(), output=out, warnings=w)
             for out, w in zip(outputs, warnings, strict=True)
@@ -97,8 +100,6 @@ class ModelService:
 
     def _refuse_unusual(self, warnings: list[list[OODWarning]]) -> None:
         """Count the findings; with policy ``reject``, any of them refuses the request (a 422)."""
-        if not any(warnings):
-            return
         self._count(warnings)
         if self.manifest.ood.policy != "reject":
             return
