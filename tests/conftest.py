@@ -45,6 +45,18 @@ def examples_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model repository with the digits example alone, trained once for the whole run (read-only).
+
+    NOTE: apart from the shared examples: a process that loads PyTorch holds about 280 MB more,
+    which the tests about rows and memory have no use for.
+    """
+    out = tmp_path_factory.mktemp("digits")
+    train_examples(out, ["digits"])
+    return out
+
+
 @pytest.fixture
 def repo_dir(examples_dir: Path, tmp_path: Path) -> Path:
     """A private, writable copy of the example repository, for tests that add or change models."""

@@ -53,6 +53,15 @@ class FileTooLarge(ServekitError):
     """An uploaded file grew past its model's size limit while it was being received (413)."""
 
 
+class MethodNotAllowed(ServekitError):
+    """The path is served, but not for this method (405, with the methods it takes)."""
+
+    def __init__(self, allowed: list[str], reason: str = "") -> None:
+        super().__init__(reason)
+        self.allowed = allowed
+        self.reason = reason
+
+
 class PredictionError(ServekitError):
     """The model raised while predicting."""
 

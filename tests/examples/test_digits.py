@@ -12,10 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from servekit.examples import digits, train_examples
+from servekit.examples import digits
 from servekit.inputs import pixels
 from servekit.repository.images import ImageInput
-from servekit.repository.loader import ModelFolder
+from servekit.repository.loader import ModelFolder, read_manifest
 from servekit.runtimes.base import Runtime
 from servekit.runtimes.registry import runtime_class
 
@@ -23,10 +23,9 @@ SHIPPED = Path(__file__).parents[2] / "examples" / "digits"
 
 
 @pytest.fixture(scope="session")
-def digits_folder(tmp_path_factory: pytest.TempPathFactory) -> ModelFolder:
+def digits_folder(digits_dir: Path) -> ModelFolder:
     """The digits model as ``servekit examples train`` writes it (trained once per run)."""
-    (folder,) = train_examples(tmp_path_factory.mktemp("examples"), ["digits"])
-    return folder
+    return read_manifest(digits_dir / "digits")
 
 
 @pytest.fixture(scope="session")

@@ -237,6 +237,20 @@ def test_bad_json_images_are_422s(shade_client: ShadeClient, body: Any, said: st
     assert said in refusal(client.post(PREDICT, json=body), 422)["message"]
 
 
+def test_invalid_base64_is_located_in_the_body(shade_client: ShadeClient) -> None:
+    client = shade_client()
+    one = refusal(client.post(PREDICT, json={"image": "@@"}), 422)
+    assert one["detail"][0]["loc"] == ["body", "image"]
+    ok = base64.b64encode(checker()).decode()
+    batch = {"instances": [{"image": ok}, {"image": "@@", "name": None}]}
+    assert refusal(client.post(PREDICT, json=batch), 422)["detail"][0]["loc"] == [
+        "body",
+        "instances",
+        1,
+        "image",
+    ]
+
+
 def test_a_stranger_is_refused_before_anything_is_stored(
     shade_client: ShadeClient, tmp_path: Path
 ) -> None:

@@ -24,6 +24,7 @@ from servekit.exceptions import (
     InputError,
     InvalidHeader,
     InvalidImage,
+    MethodNotAllowed,
     ModelNotFound,
     NonFiniteOutputError,
     NotAuthenticated,
@@ -230,15 +231,27 @@ async def _prediction_failed(request: Request, exc: Exception) -> JSONResponse:
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
-def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at the request's path (Starlette tells only the first one's)."""
-    # Each method asked of the router as it is (included routers too), not read off its routes.
-    routes = request.app.router.routes
+CATCH_ALL = "catch_all"
+"""An endpoint with this attribute set answers only for paths no other route serves (a 404)."""
+
+
+def _methods(request: Request, routes: list[Any]) -> list[str]:
     return [
         method
         for method in METHODS
         if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
     ]
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (Starlette tells only the first one's).
+
+    A catch-all route (which names what is served instead) counts only where nothing else is.
+    """
+    # Each method asked of the router as it is (included routers too), not read off its routes.
+    routes = request.app.router.routes
+    specific = [r for r in routes if not getattr(getattr(r, "endpoint", None), CATCH_ALL, False)]
+    return _methods(request, specific) or _methods(request, routes)
 
 
 def _http_message(request: Request, exc: HTTPException, allowed: list[str]) -> str:
@@ -255,10 +268,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     # cannot be parsed), in servekit's shape rather than FastAPI's {"detail": ...}.
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers or {})
-    if "Allow" in headers:  # a route that knows better than the router what the path takes
-        allowed = headers["Allow"].split(", ")
-    else:
-        allowed = allowed_methods(request) if exc.status_code == 405 else []
+    allowed = allowed_methods(request) if exc.status_code == 405 else []
     if allowed:
         headers["Allow"] = ", ".join(allowed)
     if exc.status_code in (204, 304):
@@ -266,6 +276,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
     response = error_response(exc.status_code, code, _http_message(request, exc, allowed))
     response.headers.update(headers)
+    return response
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MethodNotAllowed)
+    where = f"{request.method} {request.url.path}"
+    message = f"{where} is not served; this path takes {', '.join(exc.allowed)}"
+    if exc.reason:
+        message += f" ({exc.reason})"
+    response = error_response(405, "method_not_allowed", message)
+    response.headers["Allow"] = ", ".join(exc.allowed)
     return response
 
 
@@ -295,6 +316,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PredictionError, _prediction_failed)
     app.add_exception_handler(UnsupportedMediaType, _unsupported_media)
     app.add_exception_handler(FileTooLarge, _file_too_large)
+    app.add_exception_handler(MethodNotAllowed, _method_not_allowed)
     app.add_exception_handler(HTTPException, _http_error)
     # NOTE: by status, not as Exception: the express lane looks handlers up by the error's
     # classes, and logs what none of them handles itself.

@@ -76,7 +76,7 @@ class ImageCodec(InputCodec):
             {
                 # Bounded by the body's limit; a decoded image over max_bytes is a 413.
                 "image": str,
-                "name": NotRequired[Annotated[str, Field(max_length=MAX_NAME)]],
+                "name": NotRequired[Annotated[str, Field(max_length=MAX_NAME)] | None],
             },
         )
         row.__pydantic_config__ = ConfigDict(extra="forbid")
@@ -138,13 +138,18 @@ class ImageCodec(InputCodec):
             parsed = self.body.validate_json(body)
         except ValidationError as exc:
             raise FormValidationError(exc, "body") from None
-        items = parsed.get("instances", [parsed])
-        datas = [self._base64(i, item["image"]) for i, item in enumerate(items)]
+        batch = "instances" in parsed
+        items = parsed["instances"] if batch else [parsed]
+        where = [
+            ["body", "instances", i, "image"] if batch else ["body", "image"]
+            for i in range(len(items))
+        ]
+        datas = [self._base64(i, item["image"], where[i]) for i, item in enumerate(items)]
         return [
             self._store(data, item.get("name")) for data, item in zip(datas, items, strict=True)
         ]
 
-    def _base64(self, index: int, text: str) -> bytes:
+    def _base64(self, index: int, text: str, loc: list[Any]) -> bytes:
         if text.startswith(DATA_URL):  # a data URL, as a browser's FileReader writes it
             text = text.partition(",")[2]
         try:
@@ -154,7 +159,7 @@ class ImageCodec(InputCodec):
                 f"image {index} is not valid base64",
                 errors=[
                     {
-                        "loc": ["body", index, "image"],
+                        "loc": loc,
                         "msg": "not valid base64",
                         "type": "invalid_base64",
                     }

@@ -129,7 +129,7 @@ class Manifest(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     version: str = Field(default="1", pattern=NAME_PATTERN)
     runtime: str
-    """``sklearn``, ``onnx``, ``python``, or a runtime installed by a plug-in."""
+    """``sklearn``, ``onnx``, ``torch``, ``python``, or a runtime installed by a plug-in."""
     task: Task
     description: str = ""
     artifact: str | None = None

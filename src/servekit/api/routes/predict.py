@@ -6,14 +6,16 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Body, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
 from servekit.api.deps import ServedDep
+from servekit.api.errors import CATCH_ALL
 from servekit.api.fronts import JsonFront, QueryFront
 from servekit.api.schemas import ErrorPublic, PredictResponse
 from servekit.api.uploads import FIELD, FileFront
+from servekit.exceptions import MethodNotAllowed
 from servekit.inputs.image import ImageCodec
 from servekit.inputs.tabular import TabularCodec
 from servekit.serving.prediction import Predict
@@ -306,5 +308,10 @@ def model_routes(
 async def _unknown(served: ServedDep, name: str, version: str | None = None) -> None:
     # Reached only for what no route above serves: get() raises a 404 naming what is served;
     # a model that is served has no GET here, since its input (an image) has no query form.
-    served.get(name, version)
-    raise HTTPException(405, headers={"Allow": "POST"})
+    service = served.get(name, version)
+    raise MethodNotAllowed(
+        ["POST"], f"{service.manifest.key} takes {service.codec.kind.value} input, not a query"
+    )
+
+
+setattr(_unknown, CATCH_ALL, True)
