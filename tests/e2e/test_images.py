@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,16 @@ def test_the_shipped_pictures_are_read_and_noise_is_warned_about(
         noise = upload(client, "noise.png")
         kinds = {w["feature"] for w in noise["warnings"]}
         assert {"pixel_std", "confidence"} <= kinds, noise["warnings"]
+        # The command line uploads too: a row per file, in order.
+        files = [str(SAMPLES / name) for name in ("zero.png", "seven.png")]
+        command = [sys.executable, "-m", "servekit", "predict", "digits", "--json"]
+        command += [arg for f in files for arg in ("--file", f)]
+        done = subprocess.run(
+            [*command, "--url", server.url], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        rows = json.loads(done.stdout)["predictions"]
+        assert [r["prediction"] for r in rows] == ["0", "7"]
 
 
 async def _uploads(url: str, names: list[str], on_answer: Callable[[int], None]) -> list[Any]:

@@ -45,6 +45,10 @@ def predict(
     field: Annotated[
         list[str], typer.Option("--field", "-f", help="name=value (repeatable).")
     ] = [],  # noqa: B006
+    file: Annotated[
+        list[Path],
+        typer.Option("--file", help="An image to upload, a row each (repeatable; image models)."),
+    ] = [],  # noqa: B006
     version: Annotated[str | None, typer.Option(help="Pin a version.")] = None,
     url: Annotated[
         str, typer.Option(envvar="SERVEKIT_URL", help="Server address.")
@@ -64,15 +68,25 @@ def predict(
     """Ask a running server for predictions (with a token or an API key, from the environment too)."""
     import httpx
 
-    body = _rows(data, field)
     path = f"/models/{model}/versions/{version}/predict" if version else f"/models/{model}/predict"
+    upload: dict[str, Any] = {}
+    if file:
+        if data is not None or field:
+            raise _fail("--file sends images: give it alone, without --data or --field")
+        missing = [str(f) for f in file if not f.is_file()]
+        if missing:
+            raise _fail(f"no such file: {', '.join(missing)}")
+        path += "/file"
+        upload["files"] = [("file", (f.name, f.read_bytes())) for f in file]
+    else:
+        upload["json"] = _rows(data, field)
     headers = {}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     if api_key:
         headers["X-API-Key"] = api_key
     try:
-        response = httpx.post(url.rstrip("/") + path, json=body, headers=headers, timeout=30)
+        response = httpx.post(url.rstrip("/") + path, headers=headers, timeout=30, **upload)
     except httpx.HTTPError as exc:
         raise _fail(f"cannot reach {url}: {exc}") from None
     try:
@@ -90,7 +104,9 @@ def predict(
     for column in ("#", "prediction", "probabilities", "warnings"):
         table.add_column(column)
     for i, row in enumerate(answer["predictions"]):
-        probs = row.get("probabilities") or {}
+        probs = row.get("probabilities") or {
+            t["label"]: t["probability"] for t in row.get("top_k", [])
+        }
         shown = ", ".join(f"{k}: {v:.3f}" for k, v in probs.items())
         table.add_row(
             str(i), str(row["prediction"]), shown, "\n".join(w["message"] for w in row["warnings"])
