@@ -72,6 +72,16 @@ def test_a_file_past_its_limit_is_refused_as_it_arrives_and_nothing_is_left(tmp_
     assert list(store.incoming.iterdir()) == []
 
 
+def test_the_bytes_received_make_a_memory_release_due_once_uploads_pause(tmp_path: Path) -> None:
+    store = store_in(tmp_path, release_after_bytes=1_500)
+    writer = store.writer("a.bin", max_bytes=1_000)
+    writer.write(b"x" * 1_000)
+    writer.discard()  # refused files count too: their chunks were in memory all the same
+    store.store(b"y" * 1_000, "b.bin")  # and a base64 image's bytes
+    assert not store.memory.due()  # they came since the last look
+    assert store.memory.due()
+
+
 def test_retention_deletes_old_files_then_the_oldest_beyond_the_size(tmp_path: Path) -> None:
     store = store_in(tmp_path, max_total_bytes=2_500, max_age_s=3_600)
     now = time.time()
