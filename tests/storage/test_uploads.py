@@ -42,6 +42,26 @@ def test_a_streamed_file_is_kept_under_its_hash_once(tmp_path: Path) -> None:
     assert list(store.incoming.iterdir()) == []
 
 
+def test_a_file_never_flushed_is_written_whole_at_finish_and_kept_after_a_discard(
+    tmp_path: Path,
+) -> None:
+    store = store_in(tmp_path)
+    data = os.urandom(1000)
+
+    async def receive() -> Path:
+        writer = store.writer("small.bin", max_bytes=len(data))
+        writer.write(data[:600])
+        writer.write(data[600:])
+        assert not writer.due
+        upload = await writer.finish()
+        writer.discard()  # as the front does for every writer once the body is read
+        return upload.path
+
+    path = asyncio.run(receive())
+    assert path.read_bytes() == data
+    assert list(store.incoming.iterdir()) == []
+
+
 def test_a_file_past_its_limit_is_refused_as_it_arrives_and_nothing_is_left(tmp_path: Path) -> None:
     store = store_in(tmp_path)
     writer = store.writer("big.bin", max_bytes=100)
@@ -50,6 +70,16 @@ def test_a_file_past_its_limit_is_refused_as_it_arrives_and_nothing_is_left(tmp_
         writer.write(b"x")
     writer.discard()
     assert list(store.incoming.iterdir()) == []
+
+
+def test_the_bytes_received_make_a_memory_release_due_once_uploads_pause(tmp_path: Path) -> None:
+    store = store_in(tmp_path, release_after_bytes=1_500)
+    writer = store.writer("a.bin", max_bytes=1_000)
+    writer.write(b"x" * 1_000)
+    writer.discard()  # refused files count too: their chunks were in memory all the same
+    store.store(b"y" * 1_000, "b.bin")  # and a base64 image's bytes
+    assert not store.memory.due()  # they came since the last look
+    assert store.memory.due()
 
 
 def test_retention_deletes_old_files_then_the_oldest_beyond_the_size(tmp_path: Path) -> None:

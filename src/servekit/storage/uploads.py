@@ -20,11 +20,16 @@ from typing import IO
 import anyio.to_thread
 
 from servekit.exceptions import FileTooLarge
+from servekit.memory import MemoryRelease
 from servekit.storage.periodic import Periodic
 
 log = logging.getLogger("servekit.storage")
 FLUSH_BYTES = 1 << 20
 """Received bytes are written to disk in pieces of about this size, off the event loop."""
+RELEASE_AFTER_BYTES = 64 << 20
+"""Once this much was received, memory freed is handed back when uploads pause (``memory``)."""
+RELEASE_CHECK_S = 1.0
+"""How often the store looks whether uploads paused: freed memory is back within two of these."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,7 @@ class UploadWriter:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._temp = store.incoming / secrets.token_hex(16)
+        self._kept = False  # moved under its hash: no temp file left to delete
         self._file: IO[bytes] = open(self._temp, "xb")  # noqa: SIM115 (closed in finish/discard)
         os.chmod(self._temp, 0o600)
 
@@ -62,6 +68,7 @@ class UploadWriter:
                 f"{self.max_bytes:,} bytes"
             )
         self._hash.update(chunk)
+        self.store.memory.used(len(chunk))
         self._pending.append(chunk)
         self._pending_bytes += len(chunk)
 
@@ -73,21 +80,32 @@ class UploadWriter:
     async def flush(self) -> None:
         """Write what was received so far, on a worker thread."""
         if self._pending:
-            data, self._pending, self._pending_bytes = b"".join(self._pending), [], 0
-            await anyio.to_thread.run_sync(self._file.write, data)
+            # The chunks as they came, never joined: a join copied every megabyte once more,
+            # into one more buffer of a megabyte for each upload under way.
+            chunks, self._pending, self._pending_bytes = self._pending, [], 0
+            await anyio.to_thread.run_sync(self._file.writelines, chunks)
 
     async def finish(self) -> Upload:
         """The whole file: moved under its hash (or dropped, if that content is stored already)."""
-        await self.flush()
-        self._file.close()
+        chunks, self._pending, self._pending_bytes = self._pending, [], 0
         digest = self._hash.hexdigest()
-        path = await anyio.to_thread.run_sync(self.store.keep, self._temp, digest)
+        # NOTE: one trip to a worker thread for the last write, the close and the move: each trip
+        # costs about as much CPU as a small image's whole write, and most images are one write.
+        path = await anyio.to_thread.run_sync(self._complete, chunks, digest)
         return Upload(sha256=digest, name=self.name, path=path, size=self.size)
 
-    def discard(self) -> None:
-        """Forget a file that will not be used (an error, a client gone)."""
+    def _complete(self, chunks: list[bytes], digest: str) -> Path:
+        self._file.writelines(chunks)
         self._file.close()
-        self._temp.unlink(missing_ok=True)
+        path = self.store.keep(self._temp, digest)
+        self._kept = True
+        return path
+
+    def discard(self) -> None:
+        """Forget a file that will not be used (an error, a client gone); nothing for a kept one."""
+        self._file.close()
+        if not self._kept:
+            self._temp.unlink(missing_ok=True)
 
 
 class UploadStore:
@@ -100,6 +118,7 @@ class UploadStore:
         max_total_bytes: int,
         max_age_s: float | None,
         interval_s: float,
+        release_after_bytes: int = RELEASE_AFTER_BYTES,
     ) -> None:
         self.root = root
         self.incoming = root / "incoming"
@@ -107,6 +126,10 @@ class UploadStore:
         self.max_age_s = max_age_s
         self.interval_s = interval_s
         self._periodic = Periodic(self._prune, interval_s, name="upload retention", log=log)
+        self.memory = MemoryRelease(release_after_bytes)
+        self._releases = Periodic(
+            self._release, RELEASE_CHECK_S, name="upload memory release", log=log
+        )
 
     def prepare(self) -> None:
         """Create the folder (private to this user) and clear what an earlier run left half-received."""
@@ -137,6 +160,7 @@ class UploadStore:
     def store(self, data: bytes, name: str | None) -> Upload:
         """Keep bytes already in memory (a base64 image of a JSON body); blocking."""
         digest = hashlib.sha256(data).hexdigest()
+        self.memory.used(len(data))
         temp = self.incoming / secrets.token_hex(16)
         with open(temp, "xb") as file:
             os.fchmod(file.fileno(), 0o600)
@@ -171,13 +195,19 @@ class UploadStore:
         return removed
 
     async def start(self) -> None:
-        """Create the folder, then prune now and every ``interval_s``."""
+        """Create the folder, then prune now and every ``interval_s``; release memory after bursts."""
         await anyio.to_thread.run_sync(self.prepare)
         self._periodic.start()
+        self._releases.start()
 
     async def stop(self) -> None:
-        """Stop pruning."""
+        """Stop pruning and releasing."""
         await self._periodic.stop()
+        await self._releases.stop()
+
+    async def _release(self) -> None:
+        if self.memory.due():
+            await anyio.to_thread.run_sync(self.memory.release)
 
     async def _prune(self) -> None:
         removed = await anyio.to_thread.run_sync(self.prune)
