@@ -47,57 +47,8 @@ MAX_OTHERS = 0.05
 TRIES = 3
 TICK = os.sysconf("SC_CLK_TCK")
 
-# wrk's script: the PNGs read at start; each request's own text chunk (with its CRC, or Pillow
-# refuses the file) is put after the header chunk. A run's random prefix keeps runs apart.
-UPLOAD_LUA = r"""
-local bit = require("bit")
-local paths = {FILES}
-local boundary = "BOUNDARY"
-local crcs = {}
-for i = 0, 255 do
-  local c = i
-  for _ = 1, 8 do
-    if bit.band(c, 1) == 1 then c = bit.bxor(0xEDB88320, bit.rshift(c, 1)) else c = bit.rshift(c, 1) end
-  end
-  crcs[i] = c
-end
-local function crc32(s)
-  local c = 0xFFFFFFFF
-  for i = 1, #s do c = bit.bxor(crcs[bit.band(bit.bxor(c, s:byte(i)), 0xFF)], bit.rshift(c, 8)) end
-  return bit.bxor(c, 0xFFFFFFFF)
-end
-local function be32(n)
-  return string.char(bit.band(bit.rshift(n, 24), 0xFF), bit.band(bit.rshift(n, 16), 0xFF),
-    bit.band(bit.rshift(n, 8), 0xFF), bit.band(n, 0xFF))
-end
-local samples = {}
-for i, path in ipairs(paths) do
-  local f = assert(io.open(path, "rb")); local png = f:read("*a"); f:close()
-  samples[i] = {head = png:sub(1, 33), tail = png:sub(34), name = path:match("[^/]+$")}
-end
-local u = assert(io.open("/dev/urandom", "rb"))
-local run = u:read(6):gsub(".", function(c) return string.format("%02x", c:byte()) end)
-u:close()
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "multipart/form-data; boundary=" .. boundary
-local n = 0
-function request()
-  n = n + 1
-  local s = samples[(n - 1) % #samples + 1]
-  local chunk = "tEXtn\0" .. run .. n
-  local png = s.head .. be32(#chunk - 4) .. chunk .. be32(crc32(chunk)) .. s.tail
-  return wrk.format(nil, nil, nil, "--" .. boundary .. "\r\nContent-Disposition: form-data; " ..
-    "name=\"file\"; filename=\"" .. s.name .. "\"\r\nContent-Type: image/png\r\n\r\n" .. png ..
-    "\r\n--" .. boundary .. "--\r\n")
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests": %d, "duration_us": %d, "non2xx": %d, "errors": %d, "p50": %d, "p90": %d, "p99": %d}\n',
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
-end
-"""
+UPLOAD_LUA = Path(__file__).with_name("upload.lua")
+"""The wrk script, with ``{FILES}`` and ``{BOUNDARY}`` to fill in."""
 
 
 @dataclass
@@ -123,12 +74,38 @@ class Images:
     latency: Pairs
     memory: image_memory.Memory
     costs: list[upload_cost.ImageCost]
+    model_us: dict[int, float]
+    """The model's own CPU per image in-process (servekit's torch runtime), by batch size."""
+
+
+def model_cost(model: Path, seconds: float) -> dict[int, float]:
+    """CPU microseconds per image of the runtime's call (decode, predict, encode) at batch 1 and 64."""
+    import numpy as np
+
+    from servekit.repository.loader import read_manifest
+    from servekit.runtimes.registry import runtime_class
+
+    folder = read_manifest(model)
+    runtime = runtime_class(folder.manifest.runtime)(folder)
+    runtime.setup()
+    image = np.random.default_rng(0).random((1, 8, 8), dtype=np.float32)
+    out = {}
+    for size in (1, 64):
+        rows = [{"image": image} for _ in range(size)]
+        runtime(rows)  # warm-up
+        calls, start = 0, time.process_time()
+        while time.process_time() - start < seconds:
+            runtime(rows)
+            calls += 1
+        out[size] = (time.process_time() - start) / (calls * size) * 1e6
+    return out
 
 
 def upload_script(path: Path) -> Path:
     """Write the wrk script of single-image uploads."""
     files = "{" + ", ".join(f'"{p}"' for p in SAMPLES) + "}"
-    path.write_text(UPLOAD_LUA.replace("{FILES}", files).replace("BOUNDARY", upload_cost.BOUNDARY))
+    script = UPLOAD_LUA.read_text().replace("{FILES}", files)
+    path.write_text(script.replace("{BOUNDARY}", upload_cost.BOUNDARY))
     return path
 
 
@@ -228,7 +205,8 @@ def measure_all(work: Path, log: Path, seconds: float, quick: bool) -> Images:
     print(image_memory.line(memory), flush=True)
     print("upload path, stage by stage (in-process)", flush=True)
     costs = upload_cost.costs(SAMPLES[0], big, model, work / "costs", quick)
-    return Images(runs=runs, latency=latency, memory=memory, costs=costs)
+    own = model_cost(model, 0.5 if quick else 2.0)
+    return Images(runs=runs, latency=latency, memory=memory, costs=costs, model_us=own)
 
 
 def runs_of(found: Images) -> list[Run]:
@@ -296,10 +274,20 @@ def section(found: Images, seconds: float) -> list[str]:
         "",
         f"One client, p50 of batching on / off, measured in turns ({len(found.latency.runs)} pairs, each alternating which goes first): {pairs} ms; median difference {delta:+.3f} ms.",
         "",
+        _bound(found),
+        "",
         *image_memory.section(found.memory, seconds),
         *upload_cost.section(found.costs, _by(found, ON, 64).run.cpu_us, found.memory.cpu_us),
     ]
     return lines
+
+
+def _bound(found: Images) -> str:
+    """What batching can do for this model at most, from the numbers measured."""
+    one, many = found.model_us[1], found.model_us[64]
+    tutorial = _by(found, TUTORIAL, 64).run.cpu_us
+    path = sum(c.us[upload_cost.FRONT].us + c.us[upload_cost.CODEC].us for c in found.costs[:1])
+    return f"The model itself (servekit's torch runtime in-process: stack, call, top labels) takes {one:,.0f} us of CPU per image at batch 1 and {many:,.0f} at batch 64: batching saves at most {one - many:,.0f} us of the tutorial server's {tutorial:,.0f} us per image at 64 clients, so a server that cost what the tutorial does but batched its model calls perfectly would reach {tutorial / (tutorial - one + many):.2f}x of it. 5x would leave {tutorial / 5:,.0f} us per image for everything, HTTP included; servekit's upload path alone (front and codec, in-process, below) takes {path:,.0f}. This model is bound by HTTP and the upload, not by its calls: batching shows on a model whose call costs more than its request (the fixed-cost model of the main table)."
 
 
 def printed(found: Images, seconds: float) -> str:
