@@ -22,7 +22,7 @@ app = FastAPI()
 
 
 @app.post("/predict")
-def predict(row: Row) -> dict[str, object]:  # type: ignore[valid-type]
+def predict(row: Row) -> dict[str, object]:
     """One row, one call to predict_proba, in FastAPI's thread pool."""
     x = np.array([[getattr(row, n) for n in names]])
     proba = model.predict_proba(x)[0]

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
@@ -39,6 +39,9 @@ from bench import goodput  # noqa: E402
 from bench.distributed import FIXED_BATCH, IN_PROCESS, WORKERS, fleet, variant  # noqa: E402
 from bench.models import build  # noqa: E402
 from bench.openloop import Report, offer  # noqa: E402
+
+if TYPE_CHECKING:
+    from bench.images import Images
 
 SERVER_CORE, LOAD_CORE = 0, 1
 CONCURRENCY = (1, 16, 64)
@@ -593,6 +596,9 @@ def machine() -> dict[str, str]:
                 "numpy",
                 "uvloop",
                 "httptools",
+                "python-multipart",
+                "pillow",
+                "torch",
             )
         },
     }
@@ -718,9 +724,12 @@ def write_results(
     load: list[tuple[str, float, float, Report]],
     shed: list[goodput.Overload],
     dist: list[Run],
+    imaged: Images,
     meta: dict[str, str],
     seconds: float,
 ) -> None:
+    from bench import images  # as in main, when needed
+
     lines = [
         "# Benchmark results",
         "",
@@ -734,9 +743,10 @@ def write_results(
         for name, value, ok in targets(runs, compared)
         + goodput.targets(shed)
         + distributed_targets(dist)
+        + images.targets(imaged)
     ]
     paired_runs = [r for p in compared for pair in p.runs for r in pair]
-    invalid = [r for r in runs + dist + paired_runs if not r.valid]
+    invalid = [r for r in runs + dist + paired_runs + images.runs_of(imaged) if not r.valid]
     lines += [
         "",
         f"Runs with non-2xx answers or socket errors (invalid): {len(invalid)}"
@@ -796,7 +806,7 @@ def write_results(
         ok = [o for o in rep.outcomes if o.status == 200]
         refused = [o for o in rep.outcomes if o.status != 200]
 
-        def pct(xs: list[float], q: float) -> str:
+        def pct(xs: list[float], q: int) -> str:
             return f"{statistics.quantiles(xs, n=100)[q - 1] * 1000:.1f}" if len(xs) > 1 else "-"
 
         statuses = ", ".join(sorted({str(o.status) for o in refused})) or "-"
@@ -811,6 +821,7 @@ def write_results(
     ]
     lines += goodput.section(shed, seconds)
     lines += distributed_section(dist)
+    lines += images.section(imaged, seconds)
     path.write_text("\n".join(lines))
 
 
@@ -832,6 +843,11 @@ def main() -> None:
         help="measure only overload with default settings and print it (RESULTS.md is left as it is)",
     )
     parser.add_argument(
+        "--images-only",
+        action="store_true",
+        help="measure only image uploads and print them (RESULTS.md is left as it is)",
+    )
+    parser.add_argument(
         "--compared-only",
         action="store_true",
         help="measure only the paired comparisons and print them (RESULTS.md is left as it is)",
@@ -846,6 +862,13 @@ def main() -> None:
     os.sched_setaffinity(0, {LOAD_CORE})
     work = Path(tempfile.mkdtemp(prefix="servekit-bench-"))
     log = work / "servers.log"
+    # NOTE: bench.images is imported when needed, not at the top: it takes the harness from
+    # bench.run, and this file, run as a script, is __main__ (bench.run is loaded once more for it).
+    from bench import images
+
+    if args.images_only:  # no tabular models to train
+        print(images.printed(images.measure_all(work, log, seconds, args.quick), seconds))
+        return
     print(f"training models in {work}", flush=True)
     models = build(work / "models")
     for name, body in BODIES.items():
@@ -890,7 +913,9 @@ def main() -> None:
     shed = goodput_runs(work / "models", work, log, seconds)
     print("distributed mode", flush=True)
     dist = distributed(work / "models", work, log, seconds)
-    write_results(args.out, runs, compared, raw, load, shed, dist, machine(), seconds)
+    print("image uploads", flush=True)
+    imaged = images.measure_all(work, log, seconds, args.quick)
+    write_results(args.out, runs, compared, raw, load, shed, dist, imaged, machine(), seconds)
     print(f"wrote {args.out}")
 
 

@@ -6,7 +6,7 @@ import platform
 
 import pytest
 
-from servekit.memory import MemoryRelease
+from servekit.memory import MemoryRelease, limit_heaps
 
 
 def test_a_release_is_due_once_enough_came_and_then_none_for_a_look() -> None:
@@ -21,6 +21,14 @@ def test_a_release_is_due_once_enough_came_and_then_none_for_a_look() -> None:
     assert not memory.due()  # counted again from nothing
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+GLIBC = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's own functions")
+
+
+@GLIBC
 def test_glibc_hands_freed_memory_back() -> None:
     assert MemoryRelease(after_bytes=1).release()
+
+
+@GLIBC
+def test_glibc_takes_the_limit_on_heaps() -> None:
+    assert limit_heaps()

@@ -15,6 +15,7 @@ from uvicorn.supervisors import Multiprocess
 from servekit.app import create_app
 from servekit.config import Settings
 from servekit.http_protocol import HttpConfig
+from servekit.memory import limit_heaps
 from servekit.monitoring.exposition import prepare_multiprocess_dir
 from servekit.monitoring.logging import configure_logging
 
@@ -53,6 +54,7 @@ class Supervisor(Multiprocess):
 
 def app_from_env() -> FastAPI:
     """The app built from the environment: the factory each worker process calls."""
+    limit_heaps()  # first: before any thread of this worker process starts
     settings = Settings()
     configure_logging(settings.log)
     return create_app(settings)

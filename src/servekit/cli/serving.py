@@ -50,8 +50,11 @@ def serve(
 ) -> None:
     """Serve every model in the repository."""
     from servekit.app import create_app
+    from servekit.memory import limit_heaps
     from servekit.monitoring.logging import configure_logging
     from servekit.server import run
+
+    limit_heaps()  # first: before any thread starts (each worker process does its own)
 
     given: dict[str, Any] = {
         "model_repository": models,
