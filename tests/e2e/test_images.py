@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 
 from servekit.queue.jobs import Keys
 from tests.e2e.server import running_server
-from tests.queue.processes import start_worker
+from tests.queue.processes import KillWhenHolding, start_worker
 
 SAMPLES = Path(__file__).resolve().parents[2] / "examples" / "digits"
 DIGITS = {"seven.png": "7", "three.png": "3", "zero.png": "0"}
@@ -85,19 +82,7 @@ def test_kill_9_of_a_worker_during_an_upload_burst_loses_no_image(
         "SERVEKIT_ALLOW_ANONYMOUS": "true",
     }
     victim, survivor = (start_worker(digits_dir, tmp_path, env) for _ in range(2))
-    stream = Keys(prefix).jobs("digits", "1")
-    killed = False
-
-    def kill_holding_jobs(done: int) -> None:
-        nonlocal killed
-        if done < 50 or killed:
-            return
-        with redis.Redis.from_url(redis_url) as r:
-            consumers = r.xinfo_consumers(stream, "workers")
-        mine = [c for c in consumers if f"-{victim.pid}-" in c["name"].decode()]
-        if mine and mine[0]["pending"] > 0:
-            os.kill(victim.pid, signal.SIGKILL)
-            killed = True
+    kill_holding_jobs = KillWhenHolding(redis_url, Keys(prefix).jobs("digits", "1"), victim.pid, 50)
 
     names = [list(DIGITS)[i % 3] for i in range(600)]
     try:
@@ -106,7 +91,7 @@ def test_kill_9_of_a_worker_during_an_upload_burst_loses_no_image(
     finally:
         victim.stop()
         survivor.stop()
-    assert killed, "the victim never held a job after the 50th answer"
+    assert kill_holding_jobs.killed, "the victim never held a job after the 50th answer"
     assert len(answers) == 600
     wrong = [
         a for a in answers if a[1] != 200 or a[2]["predictions"][0]["prediction"] != DIGITS[a[0]]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -115,3 +117,28 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(10)
         self.process = None
+
+
+class KillWhenHolding:
+    """An answer callback: from the ``after``-th answer on, kill -9 the worker once it holds jobs.
+
+    So that it dies mid-batch, with jobs that another worker must take over.
+    """
+
+    def __init__(self, redis_url: str, stream: str, pid: int, after: int) -> None:
+        self.redis_url = redis_url
+        self.stream = stream
+        self.pid = pid
+        self.after = after
+        self.killed = False
+
+    def __call__(self, done: int) -> None:
+        """Called with the number of answers so far."""
+        if done < self.after or self.killed:
+            return
+        with redis.Redis.from_url(self.redis_url) as r:
+            consumers = r.xinfo_consumers(self.stream, "workers")
+        mine = [c for c in consumers if f"-{self.pid}-" in c["name"].decode()]
+        if mine and mine[0]["pending"] > 0:
+            os.kill(self.pid, signal.SIGKILL)
+            self.killed = True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ import redis
 
 from servekit.queue.jobs import Keys
 from tests.e2e.server import Server, running_server
-from tests.queue.processes import WorkerProcess, redis_server, start_worker
+from tests.queue.processes import KillWhenHolding, WorkerProcess, redis_server, start_worker
 from tests.slow import pid_calls, slow_repo
 
 TIMEOUT_S = 15.0
@@ -99,23 +98,10 @@ def test_kill_9_of_a_worker_during_a_burst_loses_no_request(
     fleet: Callable[..., Any], redis_url: str, prefix: str
 ) -> None:
     _, server, [victim, survivor] = fleet(2, delay=0.01, claim_after_s="1", heartbeat_s="0.2")
-    stream = Keys(prefix).jobs("echo", "1")
-    killed = False
-
-    def kill_holding_jobs(done: int) -> None:
-        # From the 100th answer on, kill the victim as soon as it holds jobs (mid-batch).
-        nonlocal killed
-        if done < 100 or killed:
-            return
-        with redis.Redis.from_url(redis_url) as r:
-            consumers = r.xinfo_consumers(stream, "workers")
-        mine = [c for c in consumers if f"-{victim.pid}-" in c["name"].decode()]
-        if mine and mine[0]["pending"] > 0:
-            os.kill(victim.pid, signal.SIGKILL)
-            killed = True
+    kill_holding_jobs = KillWhenHolding(redis_url, Keys(prefix).jobs("echo", "1"), victim.pid, 100)
 
     answers = asyncio.run(burst(server.url, [float(i) for i in range(500)], 50, kill_holding_jobs))
-    assert killed, "the victim never held a job after the 100th answer"
+    assert kill_holding_jobs.killed, "the victim never held a job after the 100th answer"
     assert victim.process.wait(5) == -signal.SIGKILL
     assert len(answers) == 500
     assert max(a.seconds for a in answers) < TIMEOUT_S
