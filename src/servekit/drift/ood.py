@@ -46,6 +46,12 @@ class OODWarning:
         }
 
 
+def range_bounds(stats: NumericStats, margin: float) -> tuple[float, float]:
+    """The training range widened by ``margin`` of its width (of the mean's size, for one value)."""
+    width = stats.max - stats.min or abs(stats.mean) or 1.0
+    return stats.min - margin * width, stats.max + margin * width
+
+
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
@@ -65,10 +71,8 @@ class OODChecker:
         self.categorical: list[tuple[str, CategoricalStats]] = []
         for name, feature_stats in (stats.features if stats else {}).items():
             if isinstance(feature_stats, NumericStats):
-                width = feature_stats.max - feature_stats.min or abs(feature_stats.mean) or 1.0
-                slack = self.margin * width
                 self.numeric.append(
-                    (name, feature_stats, feature_stats.min - slack, feature_stats.max + slack)
+                    (name, feature_stats, *range_bounds(feature_stats, self.margin))
                 )
             elif isinstance(feature_stats, DatetimeStats):
                 span = (feature_stats.max - feature_stats.min) * self.margin

@@ -30,8 +30,9 @@ def category_key(value: object) -> str:
     return str(value)
 
 
-def _numeric(series: pd.Series) -> NumericStats:
-    values = pd.to_numeric(series, errors="coerce").dropna().astype(float)
+def numeric_stats(series: pd.Series | Sequence[float]) -> NumericStats:
+    """Count, range, mean, spread and quantiles of some numbers (missing ones left out)."""
+    values = pd.to_numeric(pd.Series(series), errors="coerce").dropna().astype(float)
     q01, q50, q99 = np.quantile(values, [0.01, 0.5, 0.99])
     return NumericStats(
         count=int(values.size),
@@ -50,7 +51,7 @@ def _feature_stats(feature: Feature, series: pd.Series) -> FeatureStats | None:
     if series.empty:
         return None
     if feature.type in (FeatureType.float, FeatureType.int):
-        return _numeric(series)
+        return numeric_stats(series)
     if feature.type is FeatureType.datetime:
         stamps = pd.to_datetime(series, utc=True)
         return DatetimeStats(

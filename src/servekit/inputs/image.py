@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, create_mod
 from pydantic_core import to_json
 from typing_extensions import TypedDict
 
-from servekit.drift.ood import OODWarning
+from servekit.drift.ood import OODWarning, range_bounds
 from servekit.exceptions import FileTooLarge, InvalidImage, ServekitError, UnsupportedMediaType
 from servekit.inputs import pixels
 from servekit.inputs.base import (
@@ -33,7 +33,6 @@ from servekit.inputs.base import (
 from servekit.inputs.tabular_schema import one_or_many
 from servekit.repository.images import ImageInput
 from servekit.repository.manifest import InputKind, Manifest
-from servekit.repository.stats import NumericStats
 from servekit.runtimes.base import Row, RowOutput
 from servekit.storage.uploads import Upload, UploadStore
 
@@ -90,7 +89,7 @@ class ImageCodec(InputCodec):
         stats = manifest.training_stats.image if manifest.training_stats else None
         margin = manifest.ood.range_margin
         self.ranges = [
-            (key, label, s, *self._bounds(s, margin))
+            (key, label, s, *range_bounds(s, margin))
             for key, label, s in (
                 ("pixel_mean", "mean intensity", stats.mean if stats else None),
                 (
@@ -103,11 +102,6 @@ class ImageCodec(InputCodec):
         ]
         self.confidence = stats.confidence if stats else None
         self._example = self._blank_png()
-
-    @staticmethod
-    def _bounds(stats: NumericStats, margin: float) -> tuple[float, float]:
-        slack = margin * ((stats.max - stats.min) or abs(stats.mean) or 1.0)
-        return stats.min - slack, stats.max + slack
 
     def _blank_png(self) -> str:
         buffer = io.BytesIO()

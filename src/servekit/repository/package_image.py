@@ -8,16 +8,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
+from servekit.drift.stats import numeric_stats
 from servekit.exceptions import InvalidImage, ManifestError
 from servekit.inputs import pixels
 from servekit.repository import training_images
 from servekit.repository.images import ImageInput
 from servekit.repository.loader import ModelFolder, read_manifest
 from servekit.repository.manifest import MANIFEST_FILE, Manifest, Task
-from servekit.repository.stats import ImageStats, NumericStats
+from servekit.repository.stats import ImageStats
 from servekit.repository.training_images import TrainingImage
 from servekit.runtimes.base import Row
 from servekit.runtimes.registry import runtime_class
@@ -25,21 +25,6 @@ from servekit.runtimes.registry import runtime_class
 # The runtime and artifact name of a model file given by its path, by suffix.
 MODEL_FILES = {".pt2": ("torch", "model.pt2"), ".onnx": ("onnx", "model.onnx")}
 SAMPLES_FOLDER = "samples"
-
-
-def _numeric(values: Sequence[float]) -> NumericStats:
-    array = np.asarray(values, dtype=np.float64)
-    q01, q50, q99 = np.quantile(array, [0.01, 0.5, 0.99])
-    return NumericStats(
-        count=int(array.size),
-        min=float(array.min()),
-        max=float(array.max()),
-        mean=float(array.mean()),
-        std=float(array.std()),
-        q01=float(q01),
-        q50=float(q50),
-        q99=float(q99),
-    )
 
 
 def _runtime_of(model: Any) -> tuple[str, str]:
@@ -142,9 +127,9 @@ def _measure(
         raise ValueError("package_image_model needs training images (none were given)")
     stats = ImageStats(
         count=len(means),
-        mean=_numeric(means),
-        std=_numeric(stds),
-        confidence=_numeric(confidence) if confidence else None,
+        mean=numeric_stats(means),
+        std=numeric_stats(stds),
+        confidence=numeric_stats(confidence) if confidence else None,
     )
     return len(means), stats
 
