@@ -13,7 +13,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from servekit.api.shedding import ADMITTED, Gate, Shedder
+from servekit.api.shedding import ADMITTED, Gate, Refusal, Shedder
 from servekit.api.shedding import STATE_KEY as SHEDDER
 from servekit.config import LimitSettings
 
@@ -95,7 +95,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._shedding = False  # the current request was refused here: its body is nobody's
         self._shedder: Shedder | None = app_state.get(SHEDDER)
         self._gate: Gate | None = None  # the gate the request in progress passed
-        self._resume: asyncio.TimerHandle | None = None  # the end of a pause after a refusal
+        self._quiet_until = 0.0  # no refusal is written on this connection before then
+        self._waiting: Refusal | None = None  # a refusal waiting for _quiet_until
+        self._later: asyncio.TimerHandle | None = None  # when it is written
 
     # The one timer.
 
@@ -219,31 +221,54 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         """Stop the timer; uvicorn tells the app its client is gone."""
         self._stop_timer()
         self._pass_gate()
-        if self._resume is not None:
-            self._resume.cancel()
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         super().connection_lost(exc)
 
     def _keeps_alive(self) -> bool:
         return self.parser.get_http_version() == "1.1" and self.parser.should_keep_alive()
 
-    def _hold_back(self, retry_after: float) -> None:
-        """After a refusal, the connection is not read again for half to all of its Retry-After.
+    def _write_refusal(self, answer: Refusal) -> None:
+        """Write a refusal made here now, or once this connection's quiet time is over.
 
         A client that retries at once would otherwise get refusals as fast as the server can
-        write them, and the event loop would spend itself refusing: each connection is refused
-        at most twice a Retry-After, its next request waiting in the kernel meanwhile. A client
-        that honours the Retry-After never waits for it; the random share keeps clients refused
-        together from all coming back together.
+        write them, and the event loop would spend itself refusing: each connection is written
+        at most one refusal per half to all of a Retry-After, the next one waiting its turn
+        unread beyond the request it answers. A client that honours the Retry-After never
+        waits; one that asks again at once is still read at once, so that when the model has
+        room its request is let in then, not after a wait. The random share keeps clients
+        refused together from all coming back together.
         """
-        if self._resume is not None:
-            self._resume.cancel()
-        self.flow.pause_reading()
-        pause = retry_after * (0.5 + random.random() / 2)
-        self._resume = self.loop.call_later(pause, self._read_again)
+        if self.loop.time() >= self._quiet_until:
+            self._write_now(answer)
+            return
+        self.flow.pause_reading()  # nothing more of this client until its refusal is written
+        self._waiting = answer
+        self._later = self.loop.call_at(self._quiet_until, self._write_later)
 
-    def _read_again(self) -> None:
-        self._resume = None
-        if not self.transport.is_closing():
+    def _write_now(self, answer: Refusal) -> None:
+        self.transport.write(answer.answer)
+        pause = answer.retry_after * (0.5 + random.random() / 2)
+        self._quiet_until = self.loop.time() + pause
+
+    def _write_later(self) -> None:
+        answer, self._waiting, self._later = self._waiting, None, None
+        if answer is None or self.transport.is_closing():
+            return
+        self._write_now(answer)
+        self.flow.resume_reading()
+        if not self._message_done:  # the body's rest is read and thrown away, as after a 413
+            self._drain_left = self.bounds.drain_bytes
+            self._arm(_DRAIN, self.bounds.drain_timeout_s)
+
+    def _flush_later(self) -> None:
+        """A pipelined request follows a refusal still waiting: the refusal goes first, now."""
+        answer, self._waiting = self._waiting, None
+        if answer is not None and self._later is not None:
+            self._later.cancel()
+            self._later = None
+            self._write_now(answer)
             self.flow.resume_reading()
 
     def _pass_gate(self) -> None:
@@ -297,6 +322,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         """Refuse a prediction of an overloaded model here; else start the body timeout and the app."""
         self._in_headers = False
         self._message_done = False
+        self._flush_later()
         if self._shedder is not None and self._shed():
             return
         self._arm(_BODY, self.bounds.body_timeout_s)
@@ -345,13 +371,15 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self.scope[ADMITTED] = True  # type: ignore[literal-required]
             return False
         self._shedding = True
-        self.transport.write(answer.answer)
         self.server_state.total_requests += 1
         if not self._keeps_alive():
+            self.transport.write(answer.answer)
             self._linger()
             return True
-        self._hold_back(answer.retry_after)
-        if not self._message_done:  # the body's rest is read and thrown away, as after a 413
+        self._write_refusal(answer)
+        if (
+            self._later is None and not self._message_done
+        ):  # the body's rest is read and thrown away, as after a 413
             self._drain_left = self.bounds.drain_bytes
             self._arm(_DRAIN, self.bounds.drain_timeout_s)
         return True

@@ -132,6 +132,29 @@ def test_a_client_that_retries_at_once_waits_for_half_its_retry_after(server: Se
         other.close()
 
 
+def test_a_client_that_retries_at_once_is_let_in_at_once_when_the_model_has_room(
+    server: Server,
+) -> None:
+    start = time.monotonic()
+    held = fill(server)
+    with connect(server) as sock:
+        time.sleep(max(0.0, start + 2 * CALL_S - 0.1 - time.monotonic()))
+        refused(sock, predict(9.0))  # just before the second held call ends
+        assert [read_answer(other).status for other in held] == [200, 200]  # room again
+        sent = time.monotonic()
+        sock.sendall(predict(7.0, "impatient"))  # at once, long before its Retry-After
+        answer = read_answer(sock)
+        waited = time.monotonic() - sent
+        assert answer.status == 200
+    for other in held:
+        other.close()
+    # The server read it when it came: the wait the client saw is the server's own time on it
+    # (queued behind the other held call, then its own), not that plus a pause after the refusal,
+    # which is at least 0.5 s.
+    (record,) = server.wait_for_records(lambda r: r.get("request_id") == "impatient")
+    assert waited - float(str(record["duration_ms"])) / 1000 < 0.3
+
+
 def test_clients_gone_in_the_middle_leave_no_place_taken(server: Server) -> None:
     for _ in range(3):
         for sock in fill(server):
@@ -173,6 +196,9 @@ def test_pipelined_and_http_1_0_requests_are_refused_in_order(server: Server) ->
         answers = [read_answer(sock), read_answer(sock)]
         assert [a.status for a in answers] == [503, 503]
         assert [a.headers["x-request-id"] for a in answers] == ["first", "second"]
+    for other in held:
+        other.close()
+    held = fill(server)  # the second refusal waited the connection's pause: the model had room
     with connect(server) as sock:
         old = predict(9.0).replace(b"HTTP/1.1", b"HTTP/1.0", 1)
         answer, _ = refused(sock, old)
