@@ -57,6 +57,14 @@ def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def forecast_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model repository with the forecast example alone, trained once for the run (read-only)."""
+    out = tmp_path_factory.mktemp("forecast")
+    train_examples(out, ["forecast"])
+    return out
+
+
 @pytest.fixture
 def repo_dir(examples_dir: Path, tmp_path: Path) -> Path:
     """A private, writable copy of the example repository, for tests that add or change models."""

@@ -85,4 +85,7 @@ def test_the_rules_of_a_password_and_of_feedback_are_in_the_schema(client: TestC
         {"required": ["value"], "properties": {"value": {"type": "number"}}},
     ]
     description = " ".join(feedback["description"].split())
-    assert "a label (classifiers), the true value (regressions) or a score" in description
+    assert (
+        "a label (classifiers), the true value (regressions; a forecast's first step) or a score"
+        in (description)
+    )

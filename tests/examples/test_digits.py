@@ -164,7 +164,11 @@ def test_without_torch_digits_is_skipped_in_one_line_and_the_others_trained(
     assert done.stderr.splitlines() == [
         "digits skipped: PyTorch is not installed (pip install 'servekit[torch]')"
     ]
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["iris", "taxifare"]
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
+        "forecast",
+        "iris",
+        "taxifare",
+    ]
 
 
 def test_without_torch_digits_by_name_is_an_error(tmp_path: Path) -> None:

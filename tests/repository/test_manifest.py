@@ -129,14 +129,33 @@ def test_minimal_manifest_reads_with_defaults(write_model: WriteModel) -> None:
         pytest.param(
             minimal_manifest(inputs=[]),
             "inputs",
-            "a model needs its input features (inputs, at least one) or an image section",
+            "a model needs its input features (inputs, at least one), an image section or a series",
             id="no-inputs",
         ),
         pytest.param(
             minimal_manifest(image={"size": [8, 8]}),
             "inputs",
-            "a model takes tabular features (inputs) or an image (image), not both",
+            "a model takes one kind of input: tabular features (inputs), an image (image) or a "
+            "series (series), not image and inputs",
             id="inputs-and-image",
+        ),
+        pytest.param(
+            minimal_manifest(series={"frequency": "D"}),
+            "inputs",
+            "not series and inputs",
+            id="inputs-and-series",
+        ),
+        pytest.param(
+            {**minimal_manifest(series={"frequency": "daily"}), "inputs": []},
+            "series",
+            "frequency 'daily' is not a pandas offset alias",
+            id="series-frequency",
+        ),
+        pytest.param(
+            {**minimal_manifest(series={"min_history": 40, "max_history": 30}), "inputs": []},
+            "series",
+            "min_history (40) is over max_history (30)",
+            id="series-history-bounds",
         ),
         pytest.param(
             {

@@ -95,8 +95,12 @@ def _loc(loc: tuple[Any, ...]) -> list[Any]:
 
 
 def _message(error: dict[str, Any], expected: list[str]) -> str:
+    # A model of tabular features names them (``expected``); other bodies have fields.
+    noun = "feature" if expected else "field"
     if error["type"] == "extra_forbidden":
         name = str(error["loc"][-1])
+        if not expected:
+            return f"unknown field {name!r}"
         hint = difflib.get_close_matches(name, expected, n=1)
         known = f"did you mean {hint[0]!r}?" if hint else f"expected: {', '.join(expected)}"
         return f"unknown feature {name!r} ({known})"
@@ -109,7 +113,7 @@ def _message(error: dict[str, Any], expected: list[str]) -> str:
         )
     if error["type"] == "missing" and error["loc"] and error["loc"][0] in ("body", "query"):
         return (
-            f"missing feature {error['loc'][-1]!r}"
+            f"missing {noun} {error['loc'][-1]!r}"
             if len(error["loc"]) > 1
             else "a body is required"
         )

@@ -100,7 +100,11 @@ def predict(
     if as_json:
         console.print_json(data=answer)
         return
-    table = Table(title=f"{answer['model']} {answer['version']}")
+    title = f"{answer['model']} {answer['version']}"
+    if all(_is_forecast(row["prediction"]) for row in answer["predictions"]):
+        _print_forecasts(title, answer["predictions"])
+        return
+    table = Table(title=title)
     for column in ("#", "prediction", "probabilities", "warnings"):
         table.add_column(column)
     for i, row in enumerate(answer["predictions"]):
@@ -112,3 +116,31 @@ def predict(
             str(i), str(row["prediction"]), shown, "\n".join(w["message"] for w in row["warnings"])
         )
     console.print(table)
+
+
+def _is_forecast(prediction: Any) -> bool:
+    return isinstance(prediction, list) and all(
+        isinstance(p, dict) and "date" in p and "forecast" in p for p in prediction
+    )
+
+
+def _print_forecasts(title: str, rows: list[dict[str, Any]]) -> None:
+    """A forecaster's answer: a table of dated points per series, then its warnings."""
+    for i, row in enumerate(rows):
+        interval = row.get("interval")
+        table = Table(title=f"{title}, series {i}" if len(rows) > 1 else title)
+        table.add_column("date")
+        table.add_column("forecast", justify="right")
+        bounds = f" ({interval:.0%})" if isinstance(interval, float) else ""
+        table.add_column(f"lower{bounds}", justify="right")
+        table.add_column(f"upper{bounds}", justify="right")
+        for point in row["prediction"]:
+            table.add_row(
+                point["date"],
+                f"{point['forecast']:.6g}",
+                f"{point['lower']:.6g}",
+                f"{point['upper']:.6g}",
+            )
+        console.print(table)
+        for warning in row["warnings"]:
+            console.print(f"warning: {warning['message']}")

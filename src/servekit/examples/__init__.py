@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from servekit.repository.loader import ModelFolder
 log = logging.getLogger("servekit.examples")
 
 TORCH_MISSING = "PyTorch is not installed (pip install 'servekit[torch]')"
+SERIES_MISSING = "statsmodels is not installed (pip install 'servekit[series]')"
 
 
 def _digits(out_dir: Path) -> ModelFolder:
@@ -21,33 +23,48 @@ def _digits(out_dir: Path) -> ModelFolder:
     return digits.train(out_dir)
 
 
+def _forecast(out_dir: Path) -> ModelFolder:
+    from servekit.examples import forecast
+
+    return forecast.train(out_dir)
+
+
 EXAMPLES: dict[str, Callable[[Path], ModelFolder]] = {
     "iris": iris.train,
     "taxifare": taxifare.train,
     "digits": _digits,
+    "forecast": _forecast,
 }
-# The examples that need an optional extra, and what they need it for.
-NEEDS_TORCH = frozenset({"digits"})
+NEEDS: dict[str, tuple[str, str]] = {
+    "digits": ("torch", TORCH_MISSING),
+    "forecast": ("statsmodels", SERIES_MISSING),
+}
+"""The examples that need an optional extra: the module it installs, and what to say without it."""
 
 
-def torch_installed() -> bool:
-    """Whether PyTorch can be imported.
+def installed(module: str) -> bool:
+    """Whether ``module`` (an optional extra's) can be imported.
 
     Imported, not only found: an install that is there but broken is as good as none, and the
     seconds the import takes are spent anyway by the examples that then use it.
     """
     try:
-        import torch  # noqa: F401
+        importlib.import_module(module)
     except ImportError:
         return False
     return True
 
 
+def torch_installed() -> bool:
+    """Whether PyTorch can be imported."""
+    return installed("torch")
+
+
 def train_examples(out_dir: Path, names: list[str] | None = None) -> list[ModelFolder]:
     """Train the named examples (all by default) into ``out_dir/<name>``.
 
-    Without PyTorch, the examples that need it are skipped when all are trained (with a line in
-    the log), and refused when named.
+    Without an optional extra, the examples that need it are skipped when all are trained (with
+    a line in the log), and refused when named.
     """
     unknown = set(names or []) - set(EXAMPLES)
     if unknown:
@@ -55,10 +72,9 @@ def train_examples(out_dir: Path, names: list[str] | None = None) -> list[ModelF
             f"unknown example(s): {', '.join(sorted(unknown))}; known: {', '.join(EXAMPLES)}"
         )
     chosen = names or list(EXAMPLES)
-    if NEEDS_TORCH & set(chosen) and not torch_installed():
-        if names and NEEDS_TORCH & set(names):
-            raise ValueError(f"{', '.join(sorted(NEEDS_TORCH & set(names)))}: {TORCH_MISSING}")
-        for name in NEEDS_TORCH & set(chosen):
-            log.warning("%s skipped: %s", name, TORCH_MISSING)
-        chosen = [n for n in chosen if n not in NEEDS_TORCH]
-    return [EXAMPLES[n](out_dir / n) for n in chosen]
+    missing = {n: NEEDS[n][1] for n in chosen if n in NEEDS and not installed(NEEDS[n][0])}
+    if names and missing:
+        raise ValueError("; ".join(f"{n}: {why}" for n, why in missing.items()))
+    for name, why in missing.items():
+        log.warning("%s skipped: %s", name, why)
+    return [EXAMPLES[n](out_dir / n) for n in chosen if n not in missing]

@@ -53,7 +53,7 @@ def _datetime_text(value: Any) -> Any:
     return value
 
 
-def _whole(value: Any) -> Any:
+def whole_number(value: Any) -> Any:
     # JSON Schema counts 7.0 as an integer, as do many clients' encoders: taken as 7; 7.5 is not.
     if isinstance(value, float):
         if not value.is_integer():
@@ -70,6 +70,10 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+IsoDatetime = Annotated[datetime, BeforeValidator(_datetime_text), AfterValidator(_as_utc)]
+"""A time as an ISO 8601 string (never a number of seconds), aware in UTC."""
+
+
 def _annotation(feature: Feature, *, strict: bool) -> Any:
     """The type of one feature; ``strict`` for JSON (no "5" for 5), lax for query strings."""
     ge, le = feature.minimum, feature.maximum
@@ -79,11 +83,13 @@ def _annotation(feature: Feature, *, strict: bool) -> Any:
         case FeatureType.int:
             low = SAFE_INTEGERS[0] if ge is None else max(ge, SAFE_INTEGERS[0])
             high = SAFE_INTEGERS[1] if le is None else min(le, SAFE_INTEGERS[1])
-            return Annotated[int, Field(strict=strict, ge=low, le=high), BeforeValidator(_whole)]
+            return Annotated[
+                int, Field(strict=strict, ge=low, le=high), BeforeValidator(whole_number)
+            ]
         case FeatureType.bool:
             return Annotated[bool, Field(strict=strict)]
         case FeatureType.datetime:
-            return Annotated[datetime, BeforeValidator(_datetime_text), AfterValidator(_as_utc)]
+            return IsoDatetime
         case FeatureType.string | FeatureType.category:
             if feature.allowed:
                 return Literal[tuple(feature.allowed)]
@@ -100,7 +106,7 @@ def _field(feature: Feature) -> Any:
     return Field(description=description or None, examples=examples)
 
 
-def _class_name(manifest: Manifest, suffix: str) -> str:
+def class_name(manifest: Manifest, suffix: str) -> str:
     parts = manifest.name.replace("-", "_").replace(".", "_").split("_")
     version = manifest.version.replace(".", "_").replace("-", "_")
     return "".join(p.capitalize() for p in parts) + f"V{version}" + suffix
@@ -119,9 +125,7 @@ def instance_model(manifest: Manifest, *, strict: bool, suffix: str = "Input") -
     config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [example_instance(manifest)]}
     )
-    model: type[BaseModel] = create_model(
-        _class_name(manifest, suffix), __config__=config, **fields
-    )
+    model: type[BaseModel] = create_model(class_name(manifest, suffix), __config__=config, **fields)
     return model
 
 
@@ -189,7 +193,7 @@ def body_type(manifest: Manifest, max_rows: int) -> Any:
     """The POST body: one instance, or ``{"instances": [...]}`` with 1 to ``max_rows`` rows."""
     instance = instance_model(manifest, strict=True)
     batch = create_model(
-        _class_name(manifest, "Batch"),
+        class_name(manifest, "Batch"),
         __config__=ConfigDict(extra="forbid"),
         instances=(list[instance], Field(min_length=1, max_length=max_rows)),  # type: ignore[valid-type]
     )
@@ -202,10 +206,10 @@ def body_adapter(manifest: Manifest, max_rows: int) -> TypeAdapter[Any]:
     forbid = ConfigDict(extra="forbid")
     fields = {f.name: _annotation(f, strict=True) for f in manifest.inputs}
     typed_dict: Any = TypedDict  # built from run-time fields, which type checkers cannot follow
-    row = typed_dict(_class_name(manifest, "Row"), fields)
+    row = typed_dict(class_name(manifest, "Row"), fields)
     row.__pydantic_config__ = forbid
     rows = Annotated[list[row], Field(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
-    batch = typed_dict(_class_name(manifest, "Rows"), {"instances": rows})
+    batch = typed_dict(class_name(manifest, "Rows"), {"instances": rows})
     batch.__pydantic_config__ = forbid
     shape, oversized = _bounded_shape(list(fields), max_rows)
     adapter: TypeAdapter[Any] = TypeAdapter(one_or_many(row, batch, shape, oversized))

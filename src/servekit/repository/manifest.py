@@ -8,6 +8,7 @@ from typing import Any, Literal, Self
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from servekit.repository.images import ImageInput
+from servekit.repository.series import SeriesInput
 from servekit.repository.stats import TrainingStats
 from servekit.repository.strict import Strict
 
@@ -31,10 +32,15 @@ class FeatureType(StrEnum):
 
 
 class InputKind(StrEnum):
-    """What a model takes: rows of tabular features, or an image (a file per row)."""
+    """What a model takes: rows of tabular features, an image (a file per row), or a series."""
 
     tabular = "tabular"
     image = "image"
+    series = "series"
+
+
+KIND_SECTIONS = ("image", "series")
+"""The manifest's sections that each make a model take a kind of input other than rows."""
 
 
 class Task(StrEnum):
@@ -140,6 +146,8 @@ class Manifest(Strict):
     """Settings for the runtime itself."""
     image: ImageInput | None = None
     """For a model that takes an image: the files it accepts and their preprocessing."""
+    series: SeriesInput | None = None
+    """For a forecaster: the history it takes and the horizon it answers."""
     inputs: list[Feature] = Field(default=[], validate_default=True)
     """For a model that takes tabular rows: its features, in the model's order."""
     outputs: Outputs = Outputs()
@@ -152,14 +160,17 @@ class Manifest(Strict):
     @field_validator("inputs")
     @classmethod
     def _check_inputs(cls, inputs: list[Feature], info: ValidationInfo) -> list[Feature]:
-        image = info.data.get("image")
-        if image is not None and inputs:
+        sections = [name for name in KIND_SECTIONS if info.data.get(name) is not None]
+        sections += ["inputs"] if inputs else []
+        if len(sections) > 1:
             raise ValueError(
-                "a model takes tabular features (inputs) or an image (image), not both"
+                "a model takes one kind of input: tabular features (inputs), an image (image) "
+                f"or a series (series), not {' and '.join(sections)}"
             )
-        if image is None and not inputs and "image" in info.data:
+        if not sections and all(name in info.data for name in KIND_SECTIONS):
             raise ValueError(
-                "a model needs its input features (inputs, at least one) or an image section"
+                "a model needs its input features (inputs, at least one), an image section "
+                "or a series section"
             )
         names = [f.name for f in inputs]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -187,7 +198,10 @@ class Manifest(Strict):
     @property
     def input_kind(self) -> InputKind:
         """What the model takes, from the manifest's section for it."""
-        return InputKind.image if self.image is not None else InputKind.tabular
+        for name in KIND_SECTIONS:
+            if getattr(self, name) is not None:
+                return InputKind(name)
+        return InputKind.tabular
 
     @property
     def key(self) -> str:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from servekit.drift.stats import numeric_stats
 from servekit.exceptions import InvalidImage, ManifestError
@@ -16,7 +13,8 @@ from servekit.inputs import pixels
 from servekit.repository import training_images
 from servekit.repository.images import ImageInput
 from servekit.repository.loader import ModelFolder, read_manifest
-from servekit.repository.manifest import MANIFEST_FILE, Manifest, Task
+from servekit.repository.manifest import Manifest, Task
+from servekit.repository.staging import merge_extra, refuse_to_replace, staged, write_manifest
 from servekit.repository.stats import ImageStats
 from servekit.repository.training_images import TrainingImage
 from servekit.runtimes.base import Row
@@ -79,11 +77,6 @@ def export_module(model: Any, spec: ImageInput, target: Path) -> None:
         # On the CPU, where the server runs a model unless its options say otherwise.
         program = move_to_device_pass(program, "cpu")
     torch.export.save(program, target)
-
-
-def _write_yaml(folder: Path, manifest: Mapping[str, Any]) -> None:
-    text = yaml.safe_dump(dict(manifest), sort_keys=False)
-    (folder / MANIFEST_FILE).write_text(text, encoding="utf-8")
 
 
 def _measure(
@@ -162,9 +155,7 @@ def package_image_model(
     images are kept as PNGs in the folder's ``samples/``.
     """
     folder = Path(out_dir)
-    replace = folder.exists() and any(folder.iterdir())
-    if replace and not overwrite:
-        raise FileExistsError(f"{folder} is not empty (pass overwrite=True to replace it)")
+    refuse_to_replace(folder, overwrite)
     if samples < 0:
         raise ValueError(f"samples must be 0 or more, not {samples}")
     runtime, artifact = _runtime_of(model)
@@ -182,36 +173,23 @@ def package_image_model(
         ),
         "outputs": {"labels": [str(label) for label in labels]},
     }
-    for key, value in (extra or {}).items():
-        manifest[key] = {**manifest.get(key, {}), **value} if isinstance(value, Mapping) else value
+    merge_extra(manifest, extra)
     try:
         spec = Manifest.model_validate(manifest).image
     except Exception as exc:
         raise ManifestError(f"the manifest for {name} would be invalid: {exc}") from exc
     assert spec is not None  # the manifest has its image section
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside the target and moved into place only once complete and loaded: bad images,
-    # a model that does not run or a bad manifest never cost a served model.
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    with staged(folder) as staging:
         if isinstance(model, str | Path):
             shutil.copyfile(model, staging / artifact)
         else:
             export_module(model, spec, staging / artifact)
-        # NOTE: the staging folder gets its manifest file last: a server scanning the same
-        # repository meanwhile must not find a second folder of this model (or a draft).
         draft = ModelFolder(manifest=Manifest.model_validate(manifest), path=staging)
         rows, stats = _measure(draft, images, samples)
         manifest["training_stats"] = {
             "rows": rows,
             "image": stats.model_dump(mode="json", exclude_none=True),
         }
-        _write_yaml(staging, manifest)
+        write_manifest(staging, manifest)
         read_manifest(staging)
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return read_manifest(folder)

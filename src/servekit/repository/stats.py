@@ -1,4 +1,4 @@
-"""Training statistics as the manifest keeps them: per feature, multivariate, and of images."""
+"""Training statistics as the manifest keeps them: per feature, multivariate, of images and series."""
 
 from __future__ import annotations
 
@@ -77,6 +77,18 @@ class ImageStats(Strict):
     """The model's top probability on the training images (classifiers)."""
 
 
+class SeriesStats(Strict):
+    """What the training series looked like: its values, its steps' changes, and its dates."""
+
+    count: int
+    start: datetime
+    end: datetime
+    """The last date of the training series: a forecast without a history starts after it."""
+    values: NumericStats
+    returns: NumericStats
+    """Each step's change: the log return (``transform: log``) or the difference."""
+
+
 class TrainingStats(Strict):
     """What the training data looked like, written by ``servekit package``."""
 
@@ -86,3 +98,5 @@ class TrainingStats(Strict):
     multivariate: MultivariateStats | None = None
     image: ImageStats | None = None
     """Of the training images, for a model that takes an image."""
+    series: SeriesStats | None = None
+    """Of the training series, for a forecaster."""

@@ -20,12 +20,15 @@ async def add_feedback(
 ) -> Feedback:
     """Store the user's feedback on the prediction, in place of any they gave on it before.
 
-    With a label, whether the prediction was right; with a true value, the absolute error.
+    With a label, whether the prediction was right; with a true value, the absolute error (of a
+    forecast's first step).
     NOTE: one user's latest word on a prediction is the one that counts: the same feedback sent
     twice is not two votes.
     """
     predicted = prediction.output.get("prediction")
     correct = None if label is None else str(predicted) == label
+    if isinstance(predicted, list) and predicted and isinstance(predicted[0], dict):
+        predicted = predicted[0].get("forecast")  # a forecast: the true value is its first step's
     abs_error = (
         abs(float(predicted) - value)
         if value is not None and isinstance(predicted, int | float)

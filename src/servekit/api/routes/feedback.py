@@ -24,7 +24,7 @@ router = APIRouter(tags=["feedback"])
 
 class FeedbackCreate(BaseModel):
     """What a user says about one prediction: a label (classifiers), the true value
-    (regressions) or a score, one at least. A user's latest feedback on a prediction replaces
+    (regressions; a forecast's first step) or a score, one at least. A user's latest feedback on a prediction replaces
     their earlier one."""
 
     model_config = ConfigDict(
@@ -48,7 +48,8 @@ class FeedbackCreate(BaseModel):
     value: float | None = Field(
         default=None,
         allow_inf_nan=False,
-        description="The true value, for regressions: feeds the model's mean absolute error",
+        description="The true value, for regressions (for forecasters: of the first step "
+        "forecast): feeds the model's mean absolute error",
     )
     score: float | None = Field(
         default=None,
@@ -106,10 +107,14 @@ def _check_against_model(body: FeedbackCreate, request: Request, model: str, ver
     if service is None:
         return  # no longer served: what it could answer is not known here
     manifest = service.manifest
-    regression = manifest.task is Task.regression
+    regression = manifest.task in (Task.regression, Task.forecasting)
     problem = None
     if body.label is not None and regression:
-        problem = ("label", f"{manifest.key} is a regression: send the true value in `value`")
+        problem = (
+            "label",
+            f"{manifest.key} is a {manifest.task.value} model: send the true value in `value`"
+            + (" (of the first step forecast)" if manifest.task is Task.forecasting else ""),
+        )
     elif (
         body.label is not None
         and manifest.outputs.labels
