@@ -129,13 +129,13 @@ def test_minimal_manifest_reads_with_defaults(write_model: WriteModel) -> None:
         pytest.param(
             minimal_manifest(inputs=[]),
             "inputs",
-            "a model needs its input features (inputs, at least one) or an image section",
+            "a model needs its input features (inputs, at least one), an image or a text section",
             id="no-inputs",
         ),
         pytest.param(
             minimal_manifest(image={"size": [8, 8]}),
             "inputs",
-            "a model takes tabular features (inputs) or an image (image), not both",
+            "a model takes one kind of input: tabular features (inputs), an image (image) or text",
             id="inputs-and-image",
         ),
         pytest.param(

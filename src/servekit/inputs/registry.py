@@ -19,4 +19,8 @@ def codec_for(
         from servekit.inputs.image import ImageCodec  # Pillow is read only for image models
 
         return ImageCodec(manifest, max_rows=max_rows, uploads=uploads)
+    if manifest.input_kind is InputKind.text:
+        from servekit.inputs.text import TextCodec
+
+        return TextCodec(manifest, max_rows=max_rows)
     return TabularCodec(manifest, max_rows=max_rows)

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from servekit.repository.images import ImageInput
 from servekit.repository.stats import TrainingStats
 from servekit.repository.strict import Strict
+from servekit.repository.text import TextInput
 
 MANIFEST_FILE = "servekit.yaml"
 
@@ -31,10 +32,11 @@ class FeatureType(StrEnum):
 
 
 class InputKind(StrEnum):
-    """What a model takes: rows of tabular features, or an image (a file per row)."""
+    """What a model takes: rows of tabular features, an image (a file per row), or a text."""
 
     tabular = "tabular"
     image = "image"
+    text = "text"
 
 
 class Task(StrEnum):
@@ -140,6 +142,8 @@ class Manifest(Strict):
     """Settings for the runtime itself."""
     image: ImageInput | None = None
     """For a model that takes an image: the files it accepts and their preprocessing."""
+    text: TextInput | None = None
+    """For a model that takes text: its limit, language, and what its answer redacts."""
     inputs: list[Feature] = Field(default=[], validate_default=True)
     """For a model that takes tabular rows: its features, in the model's order."""
     outputs: Outputs = Outputs()
@@ -152,14 +156,15 @@ class Manifest(Strict):
     @field_validator("inputs")
     @classmethod
     def _check_inputs(cls, inputs: list[Feature], info: ValidationInfo) -> list[Feature]:
-        image = info.data.get("image")
-        if image is not None and inputs:
+        sections = [s for s in ("image", "text") if info.data.get(s) is not None]
+        if len(sections) + bool(inputs) > 1:
             raise ValueError(
-                "a model takes tabular features (inputs) or an image (image), not both"
+                "a model takes one kind of input: tabular features (inputs), an image (image) or "
+                "text (text)"
             )
-        if image is None and not inputs and "image" in info.data:
+        if not sections and not inputs and {"image", "text"} <= set(info.data):
             raise ValueError(
-                "a model needs its input features (inputs, at least one) or an image section"
+                "a model needs its input features (inputs, at least one), an image or a text section"
             )
         names = [f.name for f in inputs]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -187,7 +192,9 @@ class Manifest(Strict):
     @property
     def input_kind(self) -> InputKind:
         """What the model takes, from the manifest's section for it."""
-        return InputKind.image if self.image is not None else InputKind.tabular
+        if self.image is not None:
+            return InputKind.image
+        return InputKind.text if self.text is not None else InputKind.tabular
 
     @property
     def key(self) -> str:

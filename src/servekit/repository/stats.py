@@ -1,4 +1,4 @@
-"""Training statistics as the manifest keeps them: per feature, multivariate, and of images."""
+"""Training statistics as the manifest keeps them: per feature, multivariate, of images and texts."""
 
 from __future__ import annotations
 
@@ -77,6 +77,18 @@ class ImageStats(Strict):
     """The model's top probability on the training images (classifiers)."""
 
 
+class TextStats(Strict):
+    """What the training (or reference) texts looked like."""
+
+    count: int
+    chars: NumericStats
+    """Each text's length in characters."""
+    scripts: list[str]
+    """The writing systems of their letters (``LATIN``), those that hold 99% of them."""
+    foreign: NumericStats
+    """Each text's share of letters in none of ``scripts``."""
+
+
 class TrainingStats(Strict):
     """What the training data looked like, written by ``servekit package``."""
 
@@ -86,3 +98,5 @@ class TrainingStats(Strict):
     multivariate: MultivariateStats | None = None
     image: ImageStats | None = None
     """Of the training images, for a model that takes an image."""
+    text: TextStats | None = None
+    """Of the training texts, for a model that takes text."""

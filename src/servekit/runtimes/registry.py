@@ -15,6 +15,7 @@ BUILTIN: dict[str, str] = {
     "onnx": "servekit.runtimes.onnx:OnnxRuntime",
     "python": "servekit.runtimes.python:PythonRuntime",
     "torch": "servekit.runtimes.torch:TorchRuntime",
+    "spacy": "servekit.runtimes.spacy:SpacyRuntime",
 }
 
 
