@@ -101,14 +101,17 @@ def predict(
         console.print_json(data=answer)
         return
     table = Table(title=f"{answer['model']} {answer['version']}")
-    for column in ("#", "prediction", "probabilities", "warnings"):
+    rows = answer["predictions"]
+    # A named-entity answer shows its redacted text where a classifier shows its probabilities.
+    texts = any("anonymized_text" in row for row in rows)
+    for column in ("#", "prediction", "anonymized text" if texts else "probabilities", "warnings"):
         table.add_column(column)
-    for i, row in enumerate(answer["predictions"]):
+    for i, row in enumerate(rows):
         probs = row.get("probabilities") or {
             t["label"]: t["probability"] for t in row.get("top_k", [])
         }
-        shown = ", ".join(f"{k}: {v:.3f}" for k, v in probs.items())
-        table.add_row(
-            str(i), str(row["prediction"]), shown, "\n".join(w["message"] for w in row["warnings"])
-        )
+        shown = row.get("anonymized_text") or ", ".join(f"{k}: {v:.3f}" for k, v in probs.items())
+        prediction = row["prediction"]
+        said = ", ".join(map(str, prediction)) if isinstance(prediction, list) else str(prediction)
+        table.add_row(str(i), said, shown, "\n".join(w["message"] for w in row["warnings"]))
     console.print(table)

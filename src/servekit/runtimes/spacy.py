@@ -16,6 +16,8 @@ OPTIONS = ("pipeline", "batch_size", "disable")
 holds one; ``batch_size``: texts per ``nlp.pipe`` batch (the batching's size by default);
 ``disable``: components not run (``[parser, lemmatizer]``: named entities need neither)."""
 TRIAL = "A trial run at load."
+FINDERS = ("ner", "beam_ner", "entity_ruler")
+"""The factories of components that set a document's entities: a model's, or rules'."""
 
 
 class SpacyRuntime(Runtime):
@@ -46,10 +48,12 @@ class SpacyRuntime(Runtime):
         import spacy  # an optional extra: imported only for the models that use it
 
         self.nlp = spacy.load(source, disable=disable)
-        if "ner" not in self.nlp.pipe_names:
+        finders = [n for n in self.nlp.pipe_names if self.nlp.get_pipe_meta(n).factory in FINDERS]
+        if not finders:
             raise ModelLoadError(
-                f"{m.key}: the pipeline has no running ner component (it runs "
-                f"{', '.join(self.nlp.pipe_names) or 'nothing'})"
+                f"{m.key}: no component of the pipeline finds entities (it runs "
+                f"{', '.join(self.nlp.pipe_names) or 'nothing'}; one of {', '.join(FINDERS)} "
+                "is needed, and not disabled)"
             )
         self.redactor = Redactor(self.spec.redact)
         self([{"text": TRIAL}])  # a pipeline that cannot run fails now, not on a request
