@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any, ClassVar
 
@@ -29,6 +30,11 @@ from servekit.runtimes.base import Row
 LOGGED_CHARS = 200
 """How much of a text the prediction log keeps (with its length and hash)."""
 DEFAULT_EXAMPLE = "A short text to read."
+# NOTE: white space as JSON Schema's patterns (ECMA-262) see it, not as str.isspace() does (which
+# adds the control characters 0x1c-0x1f and 0x85): the documented schema and the check agree.
+NOT_BLANK = r"[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+"""A text is blank unless it has a character that matches this."""
+_NOT_BLANK = re.compile(NOT_BLANK)
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -79,7 +85,7 @@ class TextCodec(InputCodec):
 
     def _check_text(self, text: str, loc: list[Any], said: str) -> None:
         problem = None
-        if not text.strip():
+        if _NOT_BLANK.search(text) is None:
             problem = ("empty_text", f"{said} is empty" + (" (only white space)" if text else ""))
         elif len(text) > self.spec.max_chars:
             problem = (
@@ -102,7 +108,7 @@ class TextCodec(InputCodec):
                     description=f"The text: at most {self.spec.max_chars:,} characters, not blank",
                     min_length=1,
                     max_length=self.spec.max_chars,
-                    pattern=r"\S",
+                    pattern=NOT_BLANK,
                 ),
             ),
         )

@@ -15,6 +15,7 @@ from servekit.api.media import require_json
 from servekit.api.routes.predict import RESPONSES
 from servekit.exceptions import ModelNotFound
 from servekit.inputs.base import Form, FormValidationError, JsonForm
+from servekit.inputs.text import NOT_BLANK
 from servekit.repository.manifest import InputKind, Task
 from servekit.repository.text import pipeline_meta, size_of
 from servekit.serving.prediction import Predict
@@ -34,7 +35,7 @@ class EntitiesRequest(BaseModel):
     # message); the schema says so, for clients and fuzzers, without checking it twice.
     text: str = Field(
         description="The text: not blank, at most the model's text.max_chars characters",
-        json_schema_extra={"minLength": 1, "pattern": r"\S"},
+        json_schema_extra={"minLength": 1, "pattern": NOT_BLANK},
     )
     model_size: str = Field(description="The pipeline's size: sm, md, lg or trf", min_length=1)
     model_language: str = Field(description="The pipeline's language (ISO 639-1: en)", min_length=1)
