@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import math
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.images import _model_calls
+from bench.images import _model_calls, runtime_cost
 from bench.run import LUA, OFF, ON, Contender, Run, _run, cpu_seconds, free_port, started, wrk
 
 SENTENCE = "Apple is looking at buying U.K. startup for $1 billion, said Tim Cook in London."
@@ -52,16 +51,7 @@ def model_cost(folder: Path, seconds: float) -> dict[int, float]:
     model = read_manifest(folder)
     runtime = runtime_class(model.manifest.runtime)(model)
     runtime.setup()
-    out = {}
-    for size in (1, 64):
-        rows = [{"text": SENTENCE} for _ in range(size)]
-        runtime(rows)  # warm-up
-        calls, start = 0, time.process_time()
-        while time.process_time() - start < seconds:
-            runtime(rows)
-            calls += 1
-        out[size] = (time.process_time() - start) / (calls * size) * 1e6
-    return out
+    return runtime_cost(runtime, {"text": SENTENCE}, seconds)
 
 
 def measure_all(work: Path, log: Path, seconds: float) -> Texts:
