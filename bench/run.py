@@ -42,6 +42,7 @@ from bench.openloop import Report, offer  # noqa: E402
 
 if TYPE_CHECKING:
     from bench.images import Images
+    from bench.text import Texts
 
 SERVER_CORE, LOAD_CORE = 0, 1
 CONCURRENCY = (1, 16, 64)
@@ -725,10 +726,11 @@ def write_results(
     shed: list[goodput.Overload],
     dist: list[Run],
     imaged: Images,
+    texted: Texts,
     meta: dict[str, str],
     seconds: float,
 ) -> None:
-    from bench import images  # as in main, when needed
+    from bench import images, text  # as in main, when needed
 
     lines = [
         "# Benchmark results",
@@ -744,9 +746,14 @@ def write_results(
         + goodput.targets(shed)
         + distributed_targets(dist)
         + images.targets(imaged)
+        + text.targets(texted)
     ]
     paired_runs = [r for p in compared for pair in p.runs for r in pair]
-    invalid = [r for r in runs + dist + paired_runs + images.runs_of(imaged) if not r.valid]
+    invalid = [
+        r
+        for r in runs + dist + paired_runs + images.runs_of(imaged) + text.runs_of(texted)
+        if not r.valid
+    ]
     lines += [
         "",
         f"Runs with non-2xx answers or socket errors (invalid): {len(invalid)}"
@@ -822,6 +829,7 @@ def write_results(
     lines += goodput.section(shed, seconds)
     lines += distributed_section(dist)
     lines += images.section(imaged, seconds)
+    lines += text.section(texted, seconds)
     path.write_text("\n".join(lines))
 
 
@@ -848,6 +856,11 @@ def main() -> None:
         help="measure only image uploads and print them (RESULTS.md is left as it is)",
     )
     parser.add_argument(
+        "--text-only",
+        action="store_true",
+        help="measure only the ner text model and print it (RESULTS.md is left as it is)",
+    )
+    parser.add_argument(
         "--compared-only",
         action="store_true",
         help="measure only the paired comparisons and print them (RESULTS.md is left as it is)",
@@ -864,8 +877,11 @@ def main() -> None:
     log = work / "servers.log"
     # NOTE: bench.images is imported when needed, not at the top: it takes the harness from
     # bench.run, and this file, run as a script, is __main__ (bench.run is loaded once more for it).
-    from bench import images
+    from bench import images, text
 
+    if args.text_only:  # no tabular models to train
+        print(text.printed(text.measure_all(work, log, seconds), seconds))
+        return
     if args.images_only:  # no tabular models to train
         print(images.printed(images.measure_all(work, log, seconds, args.quick), seconds))
         return
@@ -915,7 +931,11 @@ def main() -> None:
     dist = distributed(work / "models", work, log, seconds)
     print("image uploads", flush=True)
     imaged = images.measure_all(work, log, seconds, args.quick)
-    write_results(args.out, runs, compared, raw, load, shed, dist, imaged, machine(), seconds)
+    print("text", flush=True)
+    texted = text.measure_all(work, log, seconds)
+    write_results(
+        args.out, runs, compared, raw, load, shed, dist, imaged, texted, machine(), seconds
+    )
     print(f"wrote {args.out}")
 
 

@@ -65,6 +65,18 @@ def forecast_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def ner_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model repository with the ner example alone (spaCy's English pipeline), read-only.
+
+    NOTE: apart from the shared examples: spaCy and its pipeline take a second to load, and
+    about 150 MB that the tests about rows have no use for.
+    """
+    out = tmp_path_factory.mktemp("ner")
+    train_examples(out, ["ner"])
+    return out
+
+
 @pytest.fixture
 def repo_dir(examples_dir: Path, tmp_path: Path) -> Path:
     """A private, writable copy of the example repository, for tests that add or change models."""

@@ -22,6 +22,7 @@ from servekit.api.media import checked_media_type
 from servekit.api.openapi import document_refusals
 from servekit.api.routes import auth as auth_routes
 from servekit.api.routes import feedback, health, keys, models, predictions, users
+from servekit.api.routes.entities import entities_router
 from servekit.api.routes.predict import LeanRoute, model_routes
 from servekit.api.shedding import STATE_KEY as SHEDDER
 from servekit.api.shedding import Gate, Shedder
@@ -229,6 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(keys.router)
     app.include_router(feedback.router)
     app.include_router(predictions.router)
+    app.include_router(entities_router(served, prediction_log))
     # An API route, so that its requests are counted under "/metrics" (a plain route leaves no template).
     app.add_api_route("/metrics", metrics, include_in_schema=False)
     # Predictions take the express lane, in front of everything below; it records them itself.

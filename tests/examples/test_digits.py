@@ -130,10 +130,10 @@ import sys
 
 
 class NoTorch:
-    \"\"\"Fails every import of torch, as on a machine without PyTorch.\"\"\"
+    \"\"\"Fails every import of torch and spaCy, as on a machine without those extras.\"\"\"
 
     def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
+        if name.split(".")[0] in ("torch", "spacy"):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return None
 
@@ -155,14 +155,15 @@ def without_torch(out: Path, *names: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_without_torch_digits_is_skipped_in_one_line_and_the_others_trained(
+def test_without_torch_or_spacy_digits_and_ner_are_skipped_in_a_line_each(
     tmp_path: Path,
 ) -> None:
     done = without_torch(tmp_path / "models")
 
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
-        "digits skipped: PyTorch is not installed (pip install 'servekit[torch]')"
+        "digits skipped: PyTorch is not installed (pip install 'servekit[torch]')",
+        "ner skipped: spaCy or its English pipeline is not installed (pip install 'servekit[text]')",
     ]
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
         "forecast",

@@ -118,15 +118,16 @@ def checker(size: int = 32) -> bytes:
 
 
 ShadeClient = Callable[..., TestClient]
+RepoWriter = Callable[..., Path]
+"""Writes a model repository into a folder, with manifest fields changed."""
 
 
-@pytest.fixture
-def shade_client(tmp_path: Path) -> Iterator[ShadeClient]:
-    """Start an app serving the shade model (manifest changes and settings as keywords)."""
+def started_clients(tmp_path: Path, write: RepoWriter) -> Iterator[Callable[..., TestClient]]:
+    """A factory of started clients, each over a repository ``write`` makes; all stopped after."""
     clients: list[TestClient] = []
 
     def start(settings: dict[str, Any] | None = None, **changes: Any) -> TestClient:
-        repo = write_shade(tmp_path / f"models{len(clients)}", **changes)
+        repo = write(tmp_path / f"models{len(clients)}", **changes)
         options = {"allow_anonymous": True, **(settings or {})}
         app = create_app(Settings(model_repository=repo, data_dir=tmp_path / "data", **options))
         client = TestClient(app)
@@ -137,3 +138,13 @@ def shade_client(tmp_path: Path) -> Iterator[ShadeClient]:
     yield start
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def shade_client(tmp_path: Path) -> Iterator[ShadeClient]:
+    """Start an app serving the shade model (manifest changes and settings as keywords)."""
+    yield from started_clients(tmp_path, write_shade)
+
+
+# The text model's fixtures, for the text tests beside these.
+from tests.inputs.text_models import rules_client, rules_dir  # noqa: E402, F401

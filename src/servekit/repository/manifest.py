@@ -11,6 +11,7 @@ from servekit.repository.images import ImageInput
 from servekit.repository.series import SeriesInput
 from servekit.repository.stats import TrainingStats
 from servekit.repository.strict import Strict
+from servekit.repository.text import TextInput
 
 MANIFEST_FILE = "servekit.yaml"
 
@@ -32,14 +33,15 @@ class FeatureType(StrEnum):
 
 
 class InputKind(StrEnum):
-    """What a model takes: rows of tabular features, an image (a file per row), or a series."""
+    """What a model takes: rows of tabular features, an image (a file per row), a text, or a series."""
 
     tabular = "tabular"
     image = "image"
+    text = "text"
     series = "series"
 
 
-KIND_SECTIONS = ("image", "series")
+KIND_SECTIONS = ("image", "text", "series")
 """The manifest's sections that each make a model take a kind of input other than rows."""
 
 
@@ -146,6 +148,8 @@ class Manifest(Strict):
     """Settings for the runtime itself."""
     image: ImageInput | None = None
     """For a model that takes an image: the files it accepts and their preprocessing."""
+    text: TextInput | None = None
+    """For a model that takes text: its limit, language, and what its answer redacts."""
     series: SeriesInput | None = None
     """For a forecaster: the history it takes and the horizon it answers."""
     inputs: list[Feature] = Field(default=[], validate_default=True)
@@ -164,12 +168,12 @@ class Manifest(Strict):
         sections += ["inputs"] if inputs else []
         if len(sections) > 1:
             raise ValueError(
-                "a model takes one kind of input: tabular features (inputs), an image (image) "
-                f"or a series (series), not {' and '.join(sections)}"
+                "a model takes one kind of input: tabular features (inputs), an image (image), "
+                f"text (text) or a series (series), not {' and '.join(sections)}"
             )
         if not sections and all(name in info.data for name in KIND_SECTIONS):
             raise ValueError(
-                "a model needs its input features (inputs, at least one), an image section "
+                "a model needs its input features (inputs, at least one), an image, a text "
                 "or a series section"
             )
         names = [f.name for f in inputs]

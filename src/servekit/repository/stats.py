@@ -1,4 +1,5 @@
-"""Training statistics as the manifest keeps them: per feature, multivariate, of images and series."""
+"""Training statistics as the manifest keeps them: per feature, multivariate, of images, texts and
+series."""
 
 from __future__ import annotations
 
@@ -89,6 +90,18 @@ class SeriesStats(Strict):
     """Each step's change: the log return (``transform: log``) or the difference."""
 
 
+class TextStats(Strict):
+    """What the training (or reference) texts looked like."""
+
+    count: int
+    chars: NumericStats
+    """Each text's length in characters."""
+    scripts: list[str]
+    """The writing systems of their letters (``LATIN``), those that hold 99% of them."""
+    foreign: NumericStats
+    """Each text's share of letters in none of ``scripts``."""
+
+
 class TrainingStats(Strict):
     """What the training data looked like, written by ``servekit package``."""
 
@@ -98,5 +111,7 @@ class TrainingStats(Strict):
     multivariate: MultivariateStats | None = None
     image: ImageStats | None = None
     """Of the training images, for a model that takes an image."""
+    text: TextStats | None = None
+    """Of the training texts, for a model that takes text."""
     series: SeriesStats | None = None
     """Of the training series, for a forecaster."""

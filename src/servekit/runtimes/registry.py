@@ -16,6 +16,7 @@ BUILTIN: dict[str, str] = {
     "python": "servekit.runtimes.python:PythonRuntime",
     "torch": "servekit.runtimes.torch:TorchRuntime",
     "statsmodels": "servekit.runtimes.forecast:StatsmodelsRuntime",
+    "spacy": "servekit.runtimes.spacy:SpacyRuntime",
 }
 
 
