@@ -48,11 +48,15 @@ class _Reader:
 
     def callbacks(self) -> Any:
         """The parser's callbacks, by name."""
-        names = (
-            *("part_begin", "header_field", "header_value", "header_end"),
-            *("headers_finished", "part_data", "part_end"),
-        )
-        return {f"on_{name}": getattr(self, f"on_{name}") for name in names}
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
 
     def on_part_begin(self) -> None:
         self._headers = {}
