@@ -23,6 +23,7 @@ from servekit.drift.ood import OODWarning, range_bounds
 from servekit.exceptions import FileTooLarge, InvalidImage, ServekitError, UnsupportedMediaType
 from servekit.inputs import pixels
 from servekit.inputs.base import (
+    FileLimits,
     FilesForm,
     Form,
     FormValidationError,
@@ -242,6 +243,16 @@ class ImageCodec(InputCodec):
         # Not an image this model takes: nothing is kept of it.
         if self.uploads is not None:
             self.uploads.forget(upload)
+
+    def file_limits(self) -> FileLimits:
+        """Up to ``max_rows`` files, each within the manifest's bytes and pixels."""
+        spec = self.spec
+        return FileLimits(
+            max_files=self.max_rows,
+            max_bytes=spec.max_bytes,
+            description=f"1 to {self.max_rows} images ({self._formats()}), each at most "
+            f"{spec.max_bytes:,} bytes and {spec.max_pixels:,} pixels; a row each",
+        )
 
     def json_schema_type(self) -> Any:
         """One image in base64, or a batch of them under ``instances``."""
