@@ -22,6 +22,8 @@ each one is more parser exposed to strangers' bytes.
 ORIENTATION = 0x0112
 TURNED = frozenset({5, 6, 7, 8})
 """EXIF orientations that turn the image a quarter: its width and height swap."""
+TRANSPOSED = frozenset({2, 3, 4, *TURNED})
+"""EXIF orientations other than upright (1): the pixels are flipped or turned to be shown."""
 _RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
     "box": Image.Resampling.BOX,
@@ -94,9 +96,12 @@ def _decoded(image: Image.Image, spec: ImageInput) -> tuple[Image.Image, int, in
         image.draft(spec.mode, spec.size)
     try:
         image.load()
-        if image.getexif().get(ORIENTATION) in TURNED:
+        orientation = image.getexif().get(ORIENTATION)
+        if orientation in TURNED:
             width, height = height, width  # as shown, once EXIF's rotation is applied
-        image = ImageOps.exif_transpose(image)
+        if orientation in TRANSPOSED:
+            # Not called for an upright image: it would copy it for nothing.
+            image = ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidImage(f"the image has too many pixels: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -105,7 +110,7 @@ def _decoded(image: Image.Image, spec: ImageInput) -> tuple[Image.Image, int, in
         # Transparent pixels become white, as a page under a drawing shows them.
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    return image.convert(spec.mode), width, height
+    return (image if image.mode == spec.mode else image.convert(spec.mode)), width, height
 
 
 def prepare(image: Image.Image, spec: ImageInput) -> Prepared:
