@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email.message import Message
 from typing import Any
 
@@ -18,6 +19,9 @@ FIELD = "file"
 """The form field documented for uploads (any file part is taken, whatever its name)."""
 TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 """The characters of a header's name (RFC 9110's tchar)."""
+USUAL = "multipart/form-data; boundary="
+PLAIN_BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=?]{1,70}")
+"""A boundary without quotes or spaces (RFC 2046's bchars): read as it is."""
 MAX_PART_HEAD = 4096
 """A part's headers beyond this are left to the full parser (and its own limits)."""
 
@@ -48,6 +52,10 @@ def one_part(body: bytes, boundary: bytes) -> tuple[list[tuple[bytes, bytes]], b
 
 
 def _boundary(content_type: str | None) -> bytes:
+    if content_type is not None and content_type.startswith(USUAL):
+        plain = content_type[len(USUAL) :]
+        if PLAIN_BOUNDARY.fullmatch(plain):
+            return plain.encode("ascii")  # as curl and browsers send it: no parsing
     message = Message()
     message["content-type"] = content_type or ""
     boundary = message.get_param("boundary")

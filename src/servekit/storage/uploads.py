@@ -69,7 +69,7 @@ class UploadWriter:
         self._hash = hashlib.sha256()
         self._pending: list[bytes] = []
         self._pending_bytes = 0
-        self._temp: Path | None = None  # created by the first flush, on a worker thread
+        self._temp: str | None = None  # created by the first flush, on a worker thread
         self._file: IO[bytes] | None = None
         self._kept = False  # moved under its hash: no temp file left to delete
 
@@ -133,7 +133,8 @@ class UploadWriter:
         if self._file is not None:
             self._file.close()
         if not self._kept and self._temp is not None:
-            self._temp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._temp)
 
 
 class UploadStore:
@@ -159,6 +160,8 @@ class UploadStore:
             self._release, RELEASE_CHECK_S, name="upload memory release", log=log
         )
         # Temp names: a random prefix per store and a count, not a system call's randomness each.
+        self._incoming = os.fspath(self.incoming)
+        self._root = os.fspath(root)
         self._temp_prefix = secrets.token_hex(8)
         self._temp_count = itertools.count()
         self._folders: set[str] = set()
@@ -179,28 +182,32 @@ class UploadStore:
         """Where the file of this hash is kept."""
         return self.root / sha256[:2] / sha256
 
-    def temp_path(self) -> Path:
-        """A new name in the incoming folder, for a file being received."""
-        return self.incoming / f"{self._temp_prefix}-{next(self._temp_count)}"
+    def temp_path(self) -> str:
+        """A new name in the incoming folder, for a file being received.
 
-    def keep(self, temp: Path, sha256: str) -> Path:
+        NOTE: a string, as are the paths of ``write``: pathlib's joins cost more than the
+        system calls of a small file.
+        """
+        return f"{self._incoming}/{self._temp_prefix}-{next(self._temp_count)}"
+
+    def keep(self, temp: str | Path, sha256: str) -> Path:
         """Move a received file under its hash; if that content is kept already, renew it instead.
 
         NOTE: renewing is the same move: the file under a hash has that content, so replacing it
         with its copy changes nothing but its time (what retention reads), and costs one system
         call where a look first, then a delete and a touch, cost three.
         """
-        path = self.path_of(sha256)
-        folder = sha256[:2]
+        folder = f"{self._root}/{sha256[:2]}"
+        path = f"{folder}/{sha256}"
         if folder not in self._folders:
-            path.parent.mkdir(exist_ok=True, mode=0o700)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
             self._folders.add(folder)
         try:
             os.replace(temp, path)
         except FileNotFoundError:  # the folder was deleted behind the store's back
-            path.parent.mkdir(exist_ok=True, mode=0o700)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
             os.replace(temp, path)
-        return path
+        return Path(path)
 
     def write(self, data: bytes, sha256: str) -> Path:
         """Keep bytes already in memory whose hash is known: a temp file moved under it; blocking.
