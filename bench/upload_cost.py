@@ -56,15 +56,15 @@ OPENING, DECODING, PREPARING, CODEC = (
 )
 STAGES = (PARSING, HASHING, STORING, AGAIN, FRONT, OPENING, DECODING, PREPARING, CODEC)
 EXPLAINED = {
-    PARSING: "python-multipart and servekit's part reader, nothing kept",
+    PARSING: "servekit's part reader, the body split by `one_part` when it came whole as one part, else by python-multipart; nothing kept",
     HASHING: "hashlib over the part's data, piece by piece",
-    STORING: "a temp file opened, written off the loop, moved under its hash; hashing left out",
-    AGAIN: "the same, for a file whose content is kept: the temp file deleted, the kept one renewed",
+    STORING: "a temp file written and moved under its hash: on the loop, at the end, for a file up to 64 KiB; else opened and written off the loop; hashing left out",
+    AGAIN: "the same, for a file whose content is kept: the temp file moved over the kept one",
     FRONT: "`FileFront.form()` with the real store: the three above",
     OPENING: "`pixels.open_image`: Pillow identifies the file; format, pixel and frame checks",
     DECODING: "Pillow's `load()`: inflating and unfiltering the pixels",
     PREPARING: "`pixels.prepare` on the decoded image: grey, box resize to 8x8, scale",
-    CODEC: "`ImageCodec.decode()`: a worker thread, the file opened, the three above",
+    CODEC: "`ImageCodec.decode_now()`, else `decode()`, as `Predict` calls them: on the loop from memory for a small image (up to 64 KiB and 256x256 pixels), else a worker thread and the file opened; the three above",
 }
 
 
@@ -268,7 +268,12 @@ def measure(label: str, png: bytes, model: Path, work: Path, count: int) -> Imag
         us[PREPARING] = _cpu(lambda _: pixels.prepare(decoded, spec), count)
         codec = ImageCodec(manifest, max_rows=16, uploads=store)
         upload = store.store(png, "image.png")
-        us[CODEC] = _acpu(lambda _: codec.decode(FilesForm([upload])), count)
+        form = FilesForm([upload])
+
+        async def codec_as_served(_: int) -> object:
+            return codec.decode_now(form) or await codec.decode(form)
+
+        us[CODEC] = _acpu(codec_as_served, count)
     return ImageCost(label=label, size=len(png), us=us)
 
 

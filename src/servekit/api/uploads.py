@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from email.message import Message
 from typing import Any
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 from servekit.api.fronts import HttpFront
 from servekit.exceptions import ClientDisconnected, InputError, UnsupportedMediaType
@@ -16,9 +17,45 @@ from servekit.storage.uploads import Upload, UploadStore, UploadWriter
 
 FIELD = "file"
 """The form field documented for uploads (any file part is taken, whatever its name)."""
+TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+"""The characters of a header's name (RFC 9110's tchar)."""
+USUAL = "multipart/form-data; boundary="
+PLAIN_BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=?]{1,70}")
+"""A boundary without quotes or spaces (RFC 2046's bchars): read as it is."""
+MAX_PART_HEAD = 4096
+"""A part's headers beyond this are left to the full parser (and its own limits)."""
+
+
+def one_part(body: bytes, boundary: bytes) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+    """A whole body of exactly one part in the shape curl and browsers send: its headers and data.
+
+    None for anything else (several parts, a preamble, odd headers): the full parser reads it.
+    NOTE: python-multipart walks a part's headers byte by byte in Python, about 30 us for one
+    small file; this finds the same pieces with a few searches.
+    """
+    opening = b"--" + boundary + b"\r\n"
+    closing = b"\r\n--" + boundary + b"--"
+    end = body.rfind(closing)
+    if not body.startswith(opening) or end < 0 or body[end + len(closing) :] not in (b"", b"\r\n"):
+        return None
+    start = len(opening)
+    head_end = body.find(b"\r\n\r\n", start, min(end, start + MAX_PART_HEAD))
+    if head_end < 0 or body.find(b"\r\n--" + boundary, head_end, end) >= 0:
+        return None
+    headers = []
+    for line in body[start:head_end].split(b"\r\n"):
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name.translate(None, TOKEN):
+            return None
+        headers.append((name, value.lstrip(b" ")))
+    return headers, body[head_end + 4 : end]
 
 
 def _boundary(content_type: str | None) -> bytes:
+    if content_type is not None and content_type.startswith(USUAL):
+        plain = content_type[len(USUAL) :]
+        if PLAIN_BOUNDARY.fullmatch(plain):
+            return plain.encode("ascii")  # as curl and browsers send it: no parsing
     message = Message()
     message["content-type"] = content_type or ""
     boundary = message.get_param("boundary")
@@ -48,11 +85,24 @@ class _Reader:
 
     def callbacks(self) -> Any:
         """The parser's callbacks, by name."""
-        names = (
-            *("part_begin", "header_field", "header_value", "header_end"),
-            *("headers_finished", "part_data", "part_end"),
-        )
-        return {f"on_{name}": getattr(self, f"on_{name}") for name in names}
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
+
+    def part(self, headers: list[tuple[bytes, bytes]], data: bytes) -> None:
+        """A whole part at once (``one_part``), as the parser's callbacks would have seen it."""
+        self.on_part_begin()
+        for self._header, self._value in headers:
+            self.on_header_end()
+        self.on_headers_finished()
+        self.on_part_data(data, 0, len(data))
+        self.on_part_end()
 
     def on_part_begin(self) -> None:
         self._headers = {}
@@ -122,14 +172,24 @@ class FileFront(HttpFront):
         reader = _Reader(self.store, self.max_files, self.max_bytes)
         parser = MultipartParser(boundary, reader.callbacks())
         uploads: list[Upload] = []
+        receive, first = self.request.receive, True
         try:
-            async for chunk in self.request.stream():
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnected("the client went away while sending its files")
+                chunk, more = message.get("body", b""), message.get("more_body", False)
+                whole = None if more or not first else one_part(chunk, boundary)
+                if whole is not None:  # the usual upload: one small file, in one piece
+                    reader.part(*whole)
+                    break
+                first = False
                 parser.write(chunk)
                 await _drain(reader, uploads)
-            parser.finalize()
+                if not more:
+                    parser.finalize()
+                    break
             await _drain(reader, uploads)
-        except ClientDisconnect:
-            raise ClientDisconnected("the client went away while sending its files") from None
         except MultipartParseError as exc:
             raise InputError(f"the multipart body is malformed: {exc}") from None
         finally:

@@ -40,6 +40,18 @@ class FilesForm:
 Form = JsonForm | QueryForm | FilesForm
 
 
+@dataclass(frozen=True, slots=True)
+class FileLimits:
+    """What the file front holds a kind's uploads to, and what the docs say of them."""
+
+    max_files: int
+    """Files one request may carry (a row each)."""
+    max_bytes: int
+    """Bytes each file may have, counted as they arrive (413 past it)."""
+    description: str
+    """The upload field's description in ``/docs`` (formats, limits)."""
+
+
 class FormValidationError(Exception):
     """pydantic's errors of a form, with where in the request they are (``body`` or ``query``).
 
@@ -78,9 +90,25 @@ class InputCodec(ABC):
     json_body_bytes: int | None = None
     """The JSON body's own limit, where the server's would not hold one input (base64 images)."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A kind that says it takes files or a query string must say what their fronts need.
+        forms: frozenset[type[Any]] = getattr(cls, "forms", frozenset())
+        for form, hook in {FilesForm: "file_limits", QueryForm: "query_type"}.items():
+            if form in forms and getattr(cls, hook) is getattr(InputCodec, hook):
+                raise TypeError(f"{cls.__name__} takes {form.__name__} but defines no {hook}()")
+
     def __init__(self, manifest: Manifest, *, max_rows: int) -> None:
         self.manifest = manifest
         self.max_rows = max_rows
+
+    def file_limits(self) -> FileLimits:
+        """The uploads' limits, for a kind whose ``forms`` hold ``FilesForm`` (the file front)."""
+        raise NotImplementedError(f"{type(self).__name__} takes no files")
+
+    def query_type(self) -> Any:
+        """The query string's model, for a kind whose ``forms`` hold ``QueryForm`` (the GET front)."""
+        raise NotImplementedError(f"{type(self).__name__} takes no query string")
 
     @abstractmethod
     async def decode(self, form: Form) -> list[Row]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import IO, Any
@@ -21,6 +22,8 @@ each one is more parser exposed to strangers' bytes.
 ORIENTATION = 0x0112
 TURNED = frozenset({5, 6, 7, 8})
 """EXIF orientations that turn the image a quarter: its width and height swap."""
+TRANSPOSED = frozenset({2, 3, 4, *TURNED})
+"""EXIF orientations other than upright (1): the pixels are flipped or turned to be shown."""
 _RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
     "box": Image.Resampling.BOX,
@@ -93,9 +96,12 @@ def _decoded(image: Image.Image, spec: ImageInput) -> tuple[Image.Image, int, in
         image.draft(spec.mode, spec.size)
     try:
         image.load()
-        if image.getexif().get(ORIENTATION) in TURNED:
+        orientation = image.getexif().get(ORIENTATION)
+        if orientation in TURNED:
             width, height = height, width  # as shown, once EXIF's rotation is applied
-        image = ImageOps.exif_transpose(image)
+        if orientation in TRANSPOSED:
+            # Not called for an upright image: it would copy it for nothing.
+            image = ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidImage(f"the image has too many pixels: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -104,7 +110,7 @@ def _decoded(image: Image.Image, spec: ImageInput) -> tuple[Image.Image, int, in
         # Transparent pixels become white, as a page under a drawing shows them.
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    return image.convert(spec.mode), width, height
+    return (image if image.mode == spec.mode else image.convert(spec.mode)), width, height
 
 
 def prepare(image: Image.Image, spec: ImageInput) -> Prepared:
@@ -118,7 +124,12 @@ def prepare(image: Image.Image, spec: ImageInput) -> Prepared:
     if spec.invert:
         values = np.float32(255) - values
     values *= np.float32(spec.scale)
-    mean, std = float(values.mean()), float(values.std())
+    # NOTE: the two moments by hand, in float64: numpy's mean() and std() cost 15 us on a small
+    # image, mostly their own Python; this costs 4.
+    flat = values.astype(np.float64).ravel()
+    mean = float(flat.sum()) / flat.size
+    centered = flat - mean
+    std = math.sqrt(float(np.dot(centered, centered)) / flat.size)
     if spec.mean is not None and spec.std is not None:
         values = (values - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
     if spec.layout == "CHW":

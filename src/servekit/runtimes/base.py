@@ -29,6 +29,13 @@ class RowOutput:
 
         JSON has neither: such an output cannot be answered, nor logged.
         """
+        probabilities = self.probabilities
+        if (
+            _finite(self.prediction)
+            and (probabilities is None or _finite(probabilities))
+            and (self.extra is None or _finite(self.extra))
+        ):
+            return []  # nearly always: no names built for the numbers that are fine
         found: list[tuple[str, float]] = []
         _non_finite("prediction", self.prediction, found)
         for label, p in (self.probabilities or {}).items():
@@ -37,6 +44,16 @@ class RowOutput:
         for name, value in (self.extra or {}).items():
             _non_finite(name, value, found)
         return found
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return all(map(_finite, value))
+    if isinstance(value, dict):
+        return all(map(_finite, value.values()))
+    return True
 
 
 def _non_finite(where: str, value: Any, found: list[tuple[str, float]]) -> None:

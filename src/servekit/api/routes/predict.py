@@ -16,8 +16,7 @@ from servekit.api.fronts import JsonFront, QueryFront
 from servekit.api.schemas import ErrorPublic, PredictResponse
 from servekit.api.uploads import FIELD, FileFront
 from servekit.exceptions import MethodNotAllowed
-from servekit.inputs.image import ImageCodec
-from servekit.inputs.tabular import TabularCodec
+from servekit.inputs.base import FilesForm, QueryForm
 from servekit.serving.prediction import Predict
 from servekit.serving.registry import ServedModels
 from servekit.serving.service import ModelService
@@ -156,21 +155,16 @@ def _post(predict: Predict, path: str, **options: Any) -> LeanRoute:
     )
 
 
-def _files(
-    predict: Predict, codec: ImageCodec, store: UploadStore, path: str, **options: Any
-) -> LeanRoute:
-    spec, max_files = codec.spec, codec.max_rows
-    max_bytes = spec.max_bytes
+def _files(predict: Predict, store: UploadStore, path: str, **options: Any) -> LeanRoute:
+    limits = predict.codec.file_limits()
+    max_files, max_bytes = limits.max_files, limits.max_bytes
 
     async def serve(request: Request, body: bytes) -> Response:
         return _json(await predict(FileFront(request, store, max_files, max_bytes)))
 
     annotation: Any = Annotated[
         list[UploadFile],
-        File(
-            description=f"1 to {max_files} images ({', '.join(f.value for f in spec.formats)}), "
-            f"each at most {max_bytes:,} bytes and {spec.max_pixels:,} pixels; a row each"
-        ),
+        File(description=limits.description),
     ]
     param = inspect.Parameter(FIELD, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
     return LeanRoute(
@@ -187,11 +181,11 @@ def _files(
     )
 
 
-def _get(predict: Predict, codec: TabularCodec, path: str, **options: Any) -> LeanRoute:
+def _get(predict: Predict, path: str, **options: Any) -> LeanRoute:
     async def serve(request: Request, body: bytes) -> Response:
         return _json(await predict(QueryFront(request)))
 
-    annotation: Any = Annotated[codec.query_type(), Query()]
+    annotation: Any = Annotated[predict.codec.query_type(), Query()]
     param = inspect.Parameter("params", inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
     return LeanRoute(
         path,
@@ -232,12 +226,13 @@ def _routes(
             **options,
         )
     )
-    codec = predict.codec
-    if isinstance(codec, ImageCodec):
+    # The fronts a kind arrives through are the forms its codec declares: a new kind that takes
+    # files or a query string gets these routes without an edit here.
+    forms = predict.codec.forms
+    if FilesForm in forms:
         router.routes.append(
             _files(
                 predict,
-                codec,
                 store,
                 path + "/file",
                 summary=upload_summary,
@@ -246,11 +241,10 @@ def _routes(
                 **options,
             )
         )
-    if isinstance(codec, TabularCodec):
+    if QueryForm in forms:
         router.routes.append(
             _get(
                 predict,
-                codec,
                 path,
                 summary=query_summary,
                 description=description,
@@ -277,7 +271,7 @@ def model_routes(
             store=uploads,
             summary=f"Predict with {name}",
             query_summary=f"Predict one row of {name} from the query string",
-            upload_summary=f"Predict with {name} from uploaded images",
+            upload_summary=f"Predict with {name} from uploaded files",
             description=doc,
             operation_id=f"predict_{name}",
         )
@@ -290,7 +284,7 @@ def model_routes(
                 store=uploads,
                 summary=f"Predict with {name} version {version}",
                 query_summary=f"Predict one row of {name} version {version} from the query string",
-                upload_summary=f"Predict with {name} version {version} from uploaded images",
+                upload_summary=f"Predict with {name} version {version} from uploaded files",
                 operation_id=f"predict_{name}_v{version}",
             )
     router.add_api_route(
