@@ -15,7 +15,7 @@ import anyio
 import anyio.to_thread
 import numpy as np
 from PIL import Image
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import ConfigDict, Field, TypeAdapter, create_model
 from pydantic_core import to_json
 from typing_extensions import TypedDict
 
@@ -26,9 +26,9 @@ from servekit.inputs.base import (
     FileLimits,
     FilesForm,
     Form,
-    FormValidationError,
     InputCodec,
     JsonForm,
+    parse_json,
     unsupported,
 )
 from servekit.inputs.tabular_schema import one_or_many
@@ -156,10 +156,7 @@ class ImageCodec(InputCodec):
         return await anyio.to_thread.run_sync(self._prepare_all, uploads, limiter=self.limiter)
 
     def _store_json(self, body: bytes) -> list[Upload]:
-        try:
-            parsed = self.body.validate_json(body)
-        except ValidationError as exc:
-            raise FormValidationError(exc, "body") from None
+        parsed = parse_json(self.body, body)
         batch = "instances" in parsed
         items = parsed["instances"] if batch else [parsed]
         where = [

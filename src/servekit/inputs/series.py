@@ -9,11 +9,17 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter
 
 from servekit.drift.ood import OODWarning, range_bounds
 from servekit.inputs import series_schema
-from servekit.inputs.base import Form, FormValidationError, InputCodec, JsonForm, unsupported
+from servekit.inputs.base import (
+    Form,
+    InputCodec,
+    JsonForm,
+    parse_json,
+    unsupported,
+)
 from servekit.repository.manifest import InputKind, Manifest
 from servekit.runtimes.base import Row
 
@@ -41,7 +47,8 @@ class SeriesCodec(InputCodec):
         spec = manifest.series
         assert spec is not None
         self.spec = spec
-        self.body: TypeAdapter[Any] = TypeAdapter(series_schema.body_type(manifest, max_rows))
+        self._body_type = series_schema.body_type(manifest, max_rows)
+        self.body: TypeAdapter[Any] = TypeAdapter(self._body_type)
         stats = manifest.training_stats.series if manifest.training_stats else None
         self.stats = stats
         margin = manifest.ood.range_margin
@@ -56,10 +63,7 @@ class SeriesCodec(InputCodec):
         """``decode``, on the event loop: a history is at most ``max_history`` numbers."""
         if type(form) is not JsonForm:
             raise unsupported(self, form)
-        try:
-            parsed = self.body.validate_json(form.body)
-        except ValidationError as exc:
-            raise FormValidationError(exc, "body") from None
+        parsed = parse_json(self.body, form.body)
         requests = dict(parsed).get("instances") or [parsed]
         return [self._row(r) for r in requests]
 
@@ -73,7 +77,7 @@ class SeriesCodec(InputCodec):
 
     def json_schema_type(self) -> Any:
         """One forecast request, or a batch of them."""
-        return series_schema.body_type(self.manifest, self.max_rows)
+        return self._body_type
 
     def example(self) -> dict[str, Any]:
         """A week's forecast on from the training series."""

@@ -13,7 +13,6 @@ from pydantic import (
     Field,
     StrictStr,
     TypeAdapter,
-    ValidationError,
     create_model,
     with_config,
 )
@@ -22,7 +21,13 @@ from typing_extensions import TypedDict
 from servekit.drift.ood import OODWarning
 from servekit.drift.text import TextChecker
 from servekit.exceptions import InputError
-from servekit.inputs.base import Form, FormValidationError, InputCodec, JsonForm, unsupported
+from servekit.inputs.base import (
+    Form,
+    InputCodec,
+    JsonForm,
+    parse_json,
+    unsupported,
+)
 from servekit.inputs.tabular_schema import one_or_many
 from servekit.repository.manifest import InputKind, Manifest
 from servekit.runtimes.base import Row
@@ -71,10 +76,7 @@ class TextCodec(InputCodec):
         """``decode``, on the event loop: parsing and measuring a text is one quick pass."""
         if type(form) is not JsonForm:
             raise unsupported(self, form)
-        try:
-            parsed = self.body.validate_json(form.body)
-        except ValidationError as exc:
-            raise FormValidationError(exc, "body") from None
+        parsed = parse_json(self.body, form.body)
         if "instances" not in parsed:
             self._check_text(parsed["text"], ["body", "text"], "the text")
             return [parsed]
