@@ -44,6 +44,7 @@ from servekit.storage.db import Database, default_url
 from servekit.storage.predictions import PredictionLog
 from servekit.storage.retention import LogRetention
 from servekit.storage.uploads import UploadStore
+from servekit.ui.routes import install_ui
 
 
 class ServekitApp(FastAPI):
@@ -233,6 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(entities_router(served, prediction_log))
     # An API route, so that its requests are counted under "/metrics" (a plain route leaves no template).
     app.add_api_route("/metrics", metrics, include_in_schema=False)
+    install_ui(app)
     # Predictions take the express lane, in front of everything below; it records them itself.
     app.express = {
         r.path: r

@@ -66,6 +66,8 @@ class Status(BaseModel):
     version: str
     uptime_seconds: float
     ready: bool
+    anonymous_predictions: bool
+    """Whether predictions are answered without a token or an API key."""
     models: list[ModelSummary]
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, TypeAdapter
 
 from servekit.drift.ood import OODWarning, range_bounds
@@ -21,6 +22,7 @@ from servekit.inputs.base import (
     unsupported,
 )
 from servekit.repository.manifest import InputKind, Manifest
+from servekit.repository.stats import SeriesStats
 from servekit.runtimes.base import Row
 
 LOGGED_VALUES = 64
@@ -91,8 +93,13 @@ class SeriesCodec(InputCodec):
                 "start": series_schema.show(self.stats.start),
                 "end": series_schema.show(self.stats.end),
                 "count": self.stats.count,
+                "recent": self._recent(self.stats),
             }
         return described
+
+    def _recent(self, stats: SeriesStats) -> dict[str, list[Any]]:
+        dates = pd.date_range(end=stats.end, periods=len(stats.recent), freq=self.spec.frequency)
+        return {"dates": [series_schema.show(d) for d in dates], "values": stats.recent}
 
     def check(self, rows: list[Row]) -> list[list[OODWarning]]:
         """Values, and steps' changes, outside what the training series showed."""

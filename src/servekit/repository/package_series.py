@@ -16,7 +16,7 @@ from servekit.repository.loader import ModelFolder, read_manifest
 from servekit.repository.manifest import Manifest, Task
 from servekit.repository.series import SeriesInput
 from servekit.repository.staging import merge_extra, refuse_to_replace, staged, write_manifest
-from servekit.repository.stats import SeriesStats
+from servekit.repository.stats import RECENT_VALUES, SeriesStats
 from servekit.runtimes.registry import runtime_class
 
 ARTIFACT = "model.pickle"
@@ -31,6 +31,7 @@ def series_stats(series: pd.Series, spec: SeriesInput) -> SeriesStats:
         end=series.index[-1].to_pydatetime(),
         values=numeric_stats(pd.Series(values)),
         returns=numeric_stats(pd.Series(returns(values, spec.transform))),
+        recent=[float(v) for v in values[-RECENT_VALUES:]],
     )
 
 

@@ -78,6 +78,9 @@ class ImageStats(Strict):
     """The model's top probability on the training images (classifiers)."""
 
 
+RECENT_VALUES = 90
+
+
 class SeriesStats(Strict):
     """What the training series looked like: its values, its steps' changes, and its dates."""
 
@@ -88,6 +91,9 @@ class SeriesStats(Strict):
     values: NumericStats
     returns: NumericStats
     """Each step's change: the log return (``transform: log``) or the difference."""
+    recent: list[float] = Field(default_factory=list)
+    """Its last values (at most ``RECENT_VALUES``), up to ``end``: what a forecast without a
+    history goes on from, for showing beside it."""
 
 
 class TextStats(Strict):

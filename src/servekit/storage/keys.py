@@ -20,16 +20,20 @@ async def create_key(session: AsyncSession, *, user_id: int, name: str) -> tuple
     return record, key
 
 
-async def list_keys(session: AsyncSession, *, user_id: int) -> list[ApiKey]:
-    """The user's keys, revoked ones included, oldest first."""
-    query = select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)
+async def list_keys(session: AsyncSession, *, user_id: int | None) -> list[ApiKey]:
+    """The user's keys (everyone's when ``user_id`` is None), revoked ones included, oldest first."""
+    query = select(ApiKey).order_by(ApiKey.id)
+    if user_id is not None:
+        query = query.where(ApiKey.user_id == user_id)
     return list((await session.execute(query)).scalars())
 
 
-async def revoke_key(session: AsyncSession, *, user_id: int, key_id: int) -> ApiKey | None:
-    """Revoke one of the user's own keys; None when the user has no such live key."""
+async def revoke_key(session: AsyncSession, *, user_id: int | None, key_id: int) -> ApiKey | None:
+    """Revoke one of the user's own keys (any key when ``user_id`` is None); None when there is
+    no such live key."""
     record = await session.get(ApiKey, key_id)
-    if record is None or record.user_id != user_id or record.revoked_at is not None:
+    owned = user_id is None or (record is not None and record.user_id == user_id)
+    if record is None or not owned or record.revoked_at is not None:
         return None
     record.revoked_at = datetime.now(UTC)
     await session.commit()

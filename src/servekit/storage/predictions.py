@@ -190,3 +190,20 @@ async def get_prediction(session: AsyncSession, *, prediction_id: str) -> Predic
     return (
         await session.execute(select(PredictionRecord).where(PredictionRecord.id == prediction_id))
     ).scalar_one_or_none()
+
+
+async def recent_predictions(
+    session: AsyncSession, *, user_id: int | None, limit: int
+) -> Sequence[PredictionRecord]:
+    """The newest ``limit`` logged predictions: one user's, or everyone's when ``user_id`` is None.
+
+    Newest by id: ids begin with their time in milliseconds.
+    """
+    query = select(PredictionRecord)
+    if user_id is not None:
+        query = query.where(PredictionRecord.user_id == user_id)
+    return (
+        (await session.execute(query.order_by(PredictionRecord.id.desc()).limit(limit)))
+        .scalars()
+        .all()
+    )

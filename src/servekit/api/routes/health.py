@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from servekit import __version__
@@ -18,13 +18,14 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/", response_model=Status)
-async def status(served: ServedDep, queue: QueueDep) -> Status:
+async def status(served: ServedDep, queue: QueueDep, request: Request) -> Status:
     """The service, its version, its models and its uptime."""
     return Status(
         service=served.service_name,
         version=__version__,
         uptime_seconds=round(time.monotonic() - served.started, 3),
         ready=served.ready and (queue is None or queue.available),
+        anonymous_predictions=request.app.state.credentials.allow_anonymous,
         models=summaries(served),
     )
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from servekit.api.deps import CurrentUser, RevocationsDep, SessionDep
 from servekit.api.schemas import ErrorPublic
 from servekit.auth.tokens import MAX_USER_ID
-from servekit.exceptions import NotFound
+from servekit.exceptions import Forbidden, NotFound
 from servekit.storage.keys import create_key, list_keys, revoke_key
 
 router = APIRouter(tags=["api keys"])
@@ -29,6 +29,8 @@ class KeyPublic(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
     id: int
+    user_id: int
+    """Whose key it is."""
     name: str
     prefix: str
     created_at: datetime
@@ -48,10 +50,19 @@ async def make_key(body: KeyCreate, user: CurrentUser, session: SessionDep) -> K
     return KeyCreated(**KeyPublic.model_validate(record).model_dump(), key=key)
 
 
-@router.get("/keys", responses={401: {"model": ErrorPublic}})
-async def my_keys(user: CurrentUser, session: SessionDep) -> list[KeyPublic]:
-    """Your keys, revoked ones included."""
-    return [KeyPublic.model_validate(k) for k in await list_keys(session, user_id=user.id)]
+@router.get("/keys", responses={401: {"model": ErrorPublic}, 403: {"model": ErrorPublic}})
+async def my_keys(
+    user: CurrentUser,
+    session: SessionDep,
+    everyone: Annotated[
+        bool, Query(description="Every user's keys, not only yours (admins only)")
+    ] = False,
+) -> list[KeyPublic]:
+    """Your keys, revoked ones included; an admin may ask for everyone's."""
+    if everyone and user.role != "admin":
+        raise Forbidden("everyone's keys are for admins only")
+    owner = None if everyone else user.id
+    return [KeyPublic.model_validate(k) for k in await list_keys(session, user_id=owner)]
 
 
 @router.delete(
@@ -65,8 +76,10 @@ async def revoke(
     session: SessionDep,
     revocations: RevocationsDep,
 ) -> Response:
-    """Revoke one of your keys (another user's key is a 404); it stops working at once."""
-    record = await revoke_key(session, user_id=user.id, key_id=key_id)
+    """Revoke one of your keys (another user's key is a 404; an admin may revoke any); it stops
+    working at once."""
+    owner = None if user.role == "admin" else user.id
+    record = await revoke_key(session, user_id=owner, key_id=key_id)
     if record is None:
         raise NotFound(f"you have no live key {key_id}")
     await revocations.key(record.key_hash)

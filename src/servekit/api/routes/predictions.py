@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servekit.api.deps import CurrentUser, SessionDep
 from servekit.api.schemas import ErrorPublic
 from servekit.exceptions import NotFound
-from servekit.storage.predictions import get_prediction
+from servekit.storage.predictions import get_prediction, recent_predictions
 from servekit.storage.tables import PredictionRecord, User
 
 router = APIRouter(tags=["predictions"])
@@ -56,3 +56,20 @@ async def read_prediction(
     """One of your predictions (admins: any); another user's is a 404."""
     prediction = await visible_prediction(request, session, user, prediction_id)
     return LoggedPrediction.model_validate(prediction)
+
+
+@router.get("/predictions", responses={401: {"model": ErrorPublic}})
+async def list_predictions(
+    user: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=100, description="How many, newest first")] = 20,
+) -> list[LoggedPrediction]:
+    """Your newest predictions (admins: everyone's), as the prediction log holds them."""
+    log = request.app.state.prediction_log
+    if log is not None:
+        await log.flush()  # the newest may still wait in memory
+    rows = await recent_predictions(
+        session, user_id=None if user.role == "admin" else user.id, limit=limit
+    )
+    return [LoggedPrediction.model_validate(r) for r in rows]
