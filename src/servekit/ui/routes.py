@@ -31,10 +31,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
-    "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
-    "cache-control": "no-cache",
+    "cache-control": "no-cache",  # (nosniff comes with every answer: see monitoring/middleware.py)
 }
 
 
