@@ -7,23 +7,22 @@ import { h, message } from "./dom.js";
 const EVERY_MS = 3000;
 const KEEP = 100; // five minutes of samples
 
-// The q-quantile of the observations between two cumulative histograms (as Prometheus does).
-export function quantile(q, bounds, before, after) {
-  const counts = after.map((c, i) => c - (before ? before[i] : 0));
-  const total = counts[counts.length - 1];
+// The q-quantile of the observations between two cumulative histograms, interpolated in its
+// bucket as Prometheus's histogram_quantile does; above the last bound, that bound.
+export function quantile(q, before, after) {
+  const total = after.count - (before ? before.count : 0);
   if (!(total > 0)) return null;
+  const counts = after.counts.map((c, i) => c - (before ? before.counts[i] : 0));
   const rank = q * total;
   for (let i = 0; i < counts.length; i += 1) {
     if (counts[i] >= rank) {
-      const upper = bounds[i];
-      if (!Number.isFinite(upper)) return bounds[i - 1] ?? null;
-      const lower = i === 0 ? 0 : bounds[i - 1];
+      const lower = i === 0 ? 0 : after.buckets[i - 1];
       const below = i === 0 ? 0 : counts[i - 1];
       const inBucket = counts[i] - below;
-      return inBucket > 0 ? lower + ((upper - lower) * (rank - below)) / inBucket : upper;
+      return inBucket > 0 ? lower + ((after.buckets[i] - lower) * (rank - below)) / inBucket : after.buckets[i];
     }
   }
-  return null;
+  return after.buckets[after.buckets.length - 1] ?? null;
 }
 
 const CHARTS = [
@@ -48,7 +47,7 @@ function samples(now, before) {
   const models = Object.fromEntries(before.models.map((m) => [m.name, m]));
   const by = (fn) => Object.fromEntries(now.models.map((m) => [m.name, models[m.name] ? fn(m, models[m.name]) : null]));
   const ms = (q) => {
-    const v = quantile(q, now.latency.buckets, before.latency.counts, now.latency.counts);
+    const v = quantile(q, before.latency, now.latency);
     return v === null ? null : v * 1000;
   };
   return {
