@@ -21,7 +21,7 @@ from servekit.api.express import ExpressLane
 from servekit.api.media import checked_media_type
 from servekit.api.openapi import document_refusals
 from servekit.api.routes import auth as auth_routes
-from servekit.api.routes import feedback, health, keys, models, predictions, users
+from servekit.api.routes import feedback, health, keys, models, monitor, predictions, users
 from servekit.api.routes.entities import entities_router
 from servekit.api.routes.predict import LeanRoute, model_routes
 from servekit.api.shedding import STATE_KEY as SHEDDER
@@ -215,6 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.prediction_log = prediction_log
     app.state.credentials = Credentials(tokens, access, settings.allow_anonymous)
     app.state.revocations = revocations
+    app.state.snapshot_reader = monitor.SnapshotReader(exposition, served, database, queue)
     app.state.login_guard = LoginGuard(attempts, auth, secret)
     app.state.password_work = PasswordWork(
         concurrent=auth.password_checks, waiting=auth.password_queue
@@ -232,6 +233,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feedback.router)
     app.include_router(predictions.router)
     app.include_router(entities_router(served, prediction_log))
+    app.include_router(monitor.router)
     # An API route, so that its requests are counted under "/metrics" (a plain route leaves no template).
     app.add_api_route("/metrics", metrics, include_in_schema=False)
     install_ui(app)

@@ -187,6 +187,11 @@ class QueueSettings(BaseModel):
     heartbeat_s: float = Field(default=1.0, gt=0)
     """How often a worker says it is alive and keeps the jobs it is running."""
 
+    monitor_interval_s: float = Field(default=2.0, gt=0)
+    """How often each worker publishes its own metrics (model calls, CPU, memory) to Redis for
+    ``/monitor/snapshot``; each publication expires after three intervals, so a worker that
+    stops drops out of the snapshot."""
+
     result_ttl_s: float = Field(default=60.0, gt=0)
     """How long results wait in Redis for an API process that has gone away."""
 

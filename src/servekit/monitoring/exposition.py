@@ -1,4 +1,4 @@
-"""The /metrics page for one process, or summed over all of a server's processes."""
+"""The /metrics page (and the monitor's snapshot) for one process, or summed over all of a server's processes."""
 
 from __future__ import annotations
 
@@ -83,15 +83,19 @@ class Exposition:
             multiprocess.MultiProcessCollector(self.registry, str(folder))  # type: ignore[no-untyped-call]
             self.registry.register(ProcessesCollector(folder))
 
-    def render(self) -> bytes:
-        """The Prometheus text format."""
+    def live_registry(self) -> CollectorRegistry:
+        """The registry to collect now: this process's, or the sum over the live processes."""
         if self.folder is not None:
             # NOTE: before collecting, so that a process that died (or was killed) without
             # cleaning up no longer adds its last queue depth to the live sums.
             for pid in _pids(self.folder):
                 if _stat(pid) is None:
                     multiprocess.mark_process_dead(pid, str(self.folder))  # type: ignore[no-untyped-call]
-        return generate_latest(self.registry)
+        return self.registry
+
+    def render(self) -> bytes:
+        """The Prometheus text format."""
+        return generate_latest(self.live_registry())
 
     def process_exited(self) -> None:
         """Drop this process's live gauges (its counters and histograms stay in the sums)."""

@@ -10,6 +10,9 @@ LATENCY_BUCKETS = (
     0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 )  # fmt: skip
 
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+"""Rows per model call."""
+
 # The seeds' names, so that their PromQL works as written.
 REQUESTS = Counter(
     "api_requests_total",
@@ -49,7 +52,7 @@ BATCH_SIZE = Histogram(
     "servekit_batch_size",
     "Rows per model call, by model and version.",
     ["model", "version"],
-    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+    buckets=BATCH_BUCKETS,
 )
 QUEUE_DEPTH = Gauge(
     "servekit_queue_depth",

@@ -34,6 +34,10 @@ class Keys:
         """Every worker's last heartbeat: a sorted set of worker names scored by time."""
         return f"{self.prefix}:workers"
 
+    def monitor(self, worker: str) -> str:
+        """One worker's part of the monitor's snapshot (JSON; it expires unless renewed)."""
+        return f"{self.prefix}:monitor:{worker}"
+
     def model_workers(self, name: str, version: str) -> str:
         """The last heartbeat of each worker serving one model version (names scored by time)."""
         return f"{self.prefix}:workers:{name}:{version}"

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
@@ -30,6 +31,7 @@ from servekit.inputs.registry import codec_for
 from servekit.monitoring import metrics
 from servekit.queue.connection import UNAVAILABLE, redacted
 from servekit.queue.jobs import GROUP, Job, Keys, error_message, result_message
+from servekit.queue.monitor import PartPublisher
 from servekit.repository.manifest import Manifest
 from servekit.runtimes.base import RowOutput
 from servekit.serving.executor import ModelCall
@@ -301,6 +303,13 @@ class Worker:
         self.consumer = consumer_name()
         self.models = [ModelWorker(redis, self.keys, settings, self.consumer, c) for c in calls]
         self.stopping = asyncio.Event()
+        self.monitor = PartPublisher(
+            redis,
+            self.keys.monitor(self.consumer),
+            REGISTRY,
+            [(m.manifest.name, m.manifest.version) for m in self.models],
+            interval_s=settings.monitor_interval_s,
+        )
 
     async def run(self) -> None:
         """Work until ``stopping`` is set, then finish the batches in hand and leave the groups."""
@@ -311,12 +320,14 @@ class Worker:
             redacted(self.url),
         )
         beat = asyncio.create_task(self._heartbeat(), name="heartbeat")
+        monitor = asyncio.create_task(self.monitor.run(self.stopping), name="monitor")
         try:
             await asyncio.gather(*(m.run(self.stopping) for m in self.models))
         finally:
             self.stopping.set()
             # NOTE: not cancelled: a cancelled redis-py command can hang on its connection.
             await beat
+            await monitor
             with contextlib.suppress(*UNAVAILABLE):
                 await self._leave()
         log.info("worker %s stopped", self.consumer)
@@ -350,6 +361,7 @@ class Worker:
                 await asyncio.wait_for(self.stopping.wait(), self.settings.heartbeat_s)
 
     async def _leave(self) -> None:
+        await self.monitor.withdraw()
         await self.redis.zrem(self.keys.workers(), self.consumer)
         for model in self.models:
             await self.redis.zrem(model.heartbeat_key, self.consumer)
