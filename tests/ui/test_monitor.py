@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 from playwright.sync_api import Page, expect
 
@@ -15,7 +19,19 @@ MOST = """(name) => {
     const chart = Chart.getChart(document.getElementById(`chart-${name}`));
     return Object.fromEntries(chart.data.datasets.map(d => [d.label, Math.max(...d.data.filter(Number.isFinite))]));
 }"""
-DEADLINE_MS = 30_000  # the page samples every 3 s; a busy machine may take a few samples
+DEADLINE_S = 30.0  # the page samples every 3 s; a busy machine may take a few samples
+
+
+def _until(page: Page, script: str, name: str, check: Callable[[Any], bool]) -> Any:
+    """Poll ``script(name)`` in the page until ``check`` holds (in Python: the page's CSP forbids
+    the eval that Playwright's wait_for_function uses)."""
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        value = page.evaluate(script, name)
+        if value is not None and check(value):
+            return value
+        assert time.monotonic() < deadline, f"{name} is still {value}"
+        page.wait_for_timeout(500)
 
 
 def _predict(api: httpx.Client, auth: dict[str, str]) -> dict[str, object]:
@@ -39,15 +55,15 @@ def test_the_monitor_charts_traffic_and_accuracy_moves_with_feedback(
     page.goto("/ui")
     page.get_by_role("link", name="Monitor").click()
     expect(page.locator("canvas")).to_have_count(10)
-    page.wait_for_function(f"({LAST})('accuracy')?.iris === 1", timeout=DEADLINE_MS, polling=500)
+    _until(page, LAST, "accuracy", lambda last: last.get("iris") == 1)
     other = "virginica" if wrong["prediction"] != "virginica" else "setosa"
     sent = api.post("/feedback", json={"prediction_id": wrong["id"], "label": other}, headers=auth)
     assert sent.json()["correct"] is False
     for _ in range(5):
         _predict(api, auth)
-    page.wait_for_function(f"({LAST})('accuracy')?.iris === 0.5", timeout=DEADLINE_MS, polling=500)
-    page.wait_for_function(f"({MOST})('predictions').iris > 0", timeout=DEADLINE_MS, polling=500)
-    memory = page.evaluate(f"({LAST})('memory')")
+    _until(page, LAST, "accuracy", lambda last: last.get("iris") == 0.5)
+    _until(page, MOST, "predictions", lambda most: most.get("iris", 0) > 0)
+    memory = page.evaluate(LAST, "memory")
     assert memory["MiB"] > 10
     assert "process" in page.locator("main").inner_text()
     screenshot(page, "monitor")

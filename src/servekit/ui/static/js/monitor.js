@@ -32,7 +32,7 @@ const CHARTS = [
   ["predictions", "Predictions per second, by model", "rows/s"],
   ["ood", "Out-of-distribution warnings per predicted row", "share"],
   ["batch", "Mean batch size, by model", "rows"],
-  ["queue", "Queue depth, by model", "rows"],
+  ["queue", "Queue depth, by model (rows; jobs in distributed mode)", "waiting"],
   ["cpu", "CPU (all processes)", "cores"],
   ["memory", "Memory (all processes)", "MiB"],
   ["accuracy", "Feedback accuracy, by model", "share"],
@@ -44,8 +44,16 @@ function rate(after, before, seconds) {
 
 function samples(now, before) {
   const dt = now.time - before.time;
-  const models = Object.fromEntries(before.models.map((m) => [m.name, m]));
-  const by = (fn) => Object.fromEntries(now.models.map((m) => [m.name, models[m.name] ? fn(m, models[m.name]) : null]));
+  // A model by its name, and by name and version where it serves several.
+  const named = (m, all) => (all.filter((x) => x.name === m.name).length > 1 ? `${m.name} v${m.version}` : m.name);
+  const models = Object.fromEntries(before.models.map((m) => [`${m.name}/${m.version}`, m]));
+  const by = (fn) =>
+    Object.fromEntries(
+      now.models.map((m) => {
+        const old = models[`${m.name}/${m.version}`];
+        return [named(m, now.models), old ? fn(m, old) : null];
+      }),
+    );
   const ms = (q) => {
     const v = quantile(q, before.latency, now.latency);
     return v === null ? null : v * 1000;
