@@ -60,7 +60,7 @@ export function pushSample(chart, label, values, keep) {
     let dataset = chart.data.datasets.find((d) => d.label === name);
     if (!dataset) {
       const i = chart.data.datasets.length;
-      dataset = { label: name, data: chart.data.labels.slice(0, -1).map(() => null), borderColor: color(i), backgroundColor: color(i), pointRadius: 0 };
+      dataset = { label: name, data: chart.data.labels.slice(0, -1).map(() => null), borderColor: color(i), backgroundColor: color(i), pointRadius: 2 };
       chart.data.datasets.push(dataset);
     }
     dataset.data.push(value);
