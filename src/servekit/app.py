@@ -22,6 +22,7 @@ from servekit.api.media import checked_media_type
 from servekit.api.openapi import document_refusals
 from servekit.api.routes import auth as auth_routes
 from servekit.api.routes import feedback, health, keys, models, monitor, predictions, users
+from servekit.api.routes.docs import docs_router
 from servekit.api.routes.entities import entities_router
 from servekit.api.routes.predict import LeanRoute, model_routes
 from servekit.api.shedding import STATE_KEY as SHEDDER
@@ -201,6 +202,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Machine-learning models served by servekit. Each model has its own section below.",
         lifespan=lifespan,
+        # Served by docs_router below, from the app's own files rather than a CDN.
+        docs_url=None,
+        redoc_url=None,
         dependencies=[Depends(checked_media_type)],
         telemetry=None
         if settings.opentelemetry
@@ -234,6 +238,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(predictions.router)
     app.include_router(entities_router(served, prediction_log))
     app.include_router(monitor.router)
+    app.include_router(docs_router(title=app.title, openapi_url=app.openapi_url or "/openapi.json"))
     # An API route, so that its requests are counted under "/metrics" (a plain route leaves no template).
     app.add_api_route("/metrics", metrics, include_in_schema=False)
     install_ui(app)

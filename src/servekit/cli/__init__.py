@@ -11,7 +11,7 @@ from servekit import __version__
 from servekit.cli.accounts import users_app
 from servekit.cli.database import db_app
 from servekit.cli.examples import examples_app
-from servekit.cli.package import package
+from servekit.cli.package import package_app
 from servekit.cli.predict import predict
 from servekit.cli.serving import serve, worker
 
@@ -38,7 +38,7 @@ def _main(
 
 app.command()(serve)
 app.command()(worker)
-app.command()(package)
+app.add_typer(package_app, name="package")
 app.command()(predict)
 app.add_typer(examples_app, name="examples")
 app.add_typer(db_app, name="db")

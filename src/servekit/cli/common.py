@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -20,6 +21,16 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     # NOTE: escaped: a message is text, and rich would take "[torch]" in it for markup and drop it.
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def invalid_options(exc: ValidationError) -> str:
+    """A manifest section's validation errors, each named by the option that set the field."""
+    said = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        field = str(error["loc"][-1]).replace("_", "-") if error["loc"] else None
+        said.append(f"--{field}: {message}" if field else message)
+    return "; ".join(said)
 
 
 def database_url(*, must_exist: bool = True) -> str:

@@ -21,11 +21,11 @@ def examples_train(
         list[str] | None, typer.Argument(help="Examples to train (default: all).")
     ] = None,
 ) -> None:
-    """Train the bundled examples (iris, taxifare, digits with PyTorch, ner with spaCy) into model folders."""
+    """Train the bundled examples (iris, taxifare, digits with PyTorch, forecast with statsmodels, ner with spaCy) into model folders."""
     from servekit.examples import train_examples
 
     try:
-        # Without PyTorch (spaCy), digits (ner) is skipped with one line on stderr (a warning in the log).
+        # Without PyTorch (statsmodels, spaCy), digits (forecast, ner) is skipped with one line on stderr (a warning in the log).
         folders = train_examples(out, names)
     except ValueError as exc:
         raise _fail(str(exc)) from None

@@ -1,4 +1,9 @@
-"""``servekit package``: a model folder from a fitted model and its training data or images."""
+"""``servekit package``: a model folder from a fitted model and its training data or images.
+
+Without a command it packages a tabular model (``--data``) or an image classifier
+(``--images``); ``servekit package forecaster`` and ``servekit package spacy`` package the other
+kinds, each with the options its kind needs.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,13 @@ import typer
 
 from servekit.cli.common import console, err
 from servekit.cli.common import fail as _fail
+from servekit.cli.series import forecaster
+from servekit.cli.texts import spacy_pipeline
 from servekit.exceptions import ServekitError
+
+package_app = typer.Typer(invoke_without_command=True, no_args_is_help=True)
+package_app.command()(forecaster)
+package_app.command("spacy")(spacy_pipeline)
 
 
 def _read_table(path: Path, datetimes: list[str], categories: list[str]) -> Any:
@@ -72,15 +83,36 @@ def _load_pickle(model: Path, code: list[Path]) -> Any:
             raise _fail(said) from None
 
 
+def _only_their_own_options(ctx: typer.Context) -> None:
+    """Refuse options given before a command: they are the tabular and image models' own."""
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ctx.params
+        # NOTE: by the source's name: typer ships its own click, whose enum is not public.
+        if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"
+    ]
+    if given:
+        raise _fail(
+            f"{', '.join(given)} before `{ctx.invoked_subcommand}` is not one of its options: "
+            f"give its own after it (servekit package {ctx.invoked_subcommand} --help)"
+        )
+
+
+@package_app.callback()
 def package(
+    ctx: typer.Context,
+    # NOTE: not required here, which would make every command need them: checked below.
     model: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             help="Fitted model: .joblib/.pkl (scikit-learn), .onnx, or .pt2 (torch.export.save)."
+            " (required)"
         ),
-    ],
-    name: Annotated[str, typer.Option(help="Model name (lowercase, as in URLs).")],
-    out: Annotated[Path, typer.Option(help="Folder to write.")],
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Model name (lowercase, as in URLs). (required)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder to write. (required)")] = None,
     data: Annotated[
         Path | None,
         typer.Option(help="Training data (.csv or .parquet), one column per feature (tabular)."),
@@ -166,7 +198,15 @@ def package(
     """Write a model folder (artifact, manifest, schema, training statistics) from a fitted model.
 
     A tabular model takes --data; an image classifier (.pt2 or .onnx) takes --images.
+
+    A forecaster and a spaCy pipeline have commands of their own: forecaster and spacy.
     """
+    if ctx.invoked_subcommand is not None:
+        _only_their_own_options(ctx)
+        return
+    missing = [o for o, v in (("--model", model), ("--name", name), ("--out", out)) if v is None]
+    if model is None or name is None or out is None:
+        raise _fail(f"missing option {', '.join(missing)} (servekit package --help)")
 
     from servekit.repository.package import package_model
 

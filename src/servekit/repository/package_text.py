@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from servekit.drift.text import text_stats
 from servekit.exceptions import ManifestError
 from servekit.repository.loader import ModelFolder, read_manifest
-from servekit.repository.manifest import MANIFEST_FILE, Manifest, Task
+from servekit.repository.manifest import Manifest, Task
+from servekit.repository.staging import refuse_to_replace, staged, write_manifest
 from servekit.repository.text import TextInput, pipeline_meta, size_of
 from servekit.runtimes.spacy import SpacyRuntime
 
@@ -59,8 +57,7 @@ def package_text_model(
     and run once before it is returned.
     """
     folder = Path(out_dir)
-    if folder.exists() and any(folder.iterdir()) and not overwrite:
-        raise FileExistsError(f"{folder} is not empty (pass overwrite=True to replace it)")
+    refuse_to_replace(folder, overwrite)
     stats = text_stats(texts)
     saved = not isinstance(pipeline, str)
     nlp: Any = pipeline
@@ -74,22 +71,20 @@ def package_text_model(
         "options": {**({} if saved else {"pipeline": pipeline}), **(options or {})},
     }
     manifest.update(extra or {})
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    if saved:
-        nlp.to_disk(folder / PIPELINE_FOLDER)
-    meta = pipeline_meta(folder, manifest["options"], manifest.get("artifact"))
-    try:
-        manifest["text"] = _text_section(text, meta, texts)
-        manifest["training_stats"] = {
-            "rows": stats.count,
-            "text": stats.model_dump(mode="json"),
-        }
-        draft = ModelFolder(manifest=Manifest.model_validate(manifest), path=folder)
-    except Exception as exc:
-        shutil.rmtree(folder)
-        raise ManifestError(f"the manifest for {name} would be invalid: {exc}") from exc
-    SpacyRuntime(draft).setup()  # a pipeline that does not load or run fails here, not when served
-    (folder / MANIFEST_FILE).write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+    # Staged: a pipeline that does not load or run leaves the folder as it was, not half written.
+    with staged(folder) as staging:
+        if saved:
+            nlp.to_disk(staging / PIPELINE_FOLDER)
+        meta = pipeline_meta(staging, manifest["options"], manifest.get("artifact"))
+        try:
+            manifest["text"] = _text_section(text, meta, texts)
+            manifest["training_stats"] = {
+                "rows": stats.count,
+                "text": stats.model_dump(mode="json"),
+            }
+            draft = ModelFolder(manifest=Manifest.model_validate(manifest), path=staging)
+        except Exception as exc:
+            raise ManifestError(f"the manifest for {name} would be invalid: {exc}") from exc
+        SpacyRuntime(draft).setup()  # a pipeline that does not load or run fails here, not served
+        write_manifest(staging, manifest)
     return read_manifest(folder)

@@ -1,0 +1,17 @@
+"""/docs and /redoc render in a browser that can reach nothing but the server."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+
+def test_swagger_ui_renders_every_operation_offline(page: Page) -> None:
+    page.goto("/docs")
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=15_000)
+    assert page.locator(".swagger-ui .opblock").count() > 20
+    expect(page.locator(".swagger-ui")).to_contain_text("/models/iris/predict")
+
+
+def test_redoc_renders_offline(page: Page) -> None:
+    page.goto("/redoc")
+    expect(page.get_by_text("/models/iris/predict").first).to_be_attached(timeout=15_000)
