@@ -70,6 +70,6 @@ def train(out_dir: Path) -> ModelFolder:
         name="forecast",
         spec=SPEC,
         description="Daily price forecast with 90% intervals: an ARIMA(1,1,1) with drift on the "
-        "log price of a generated crypto-like series (statsmodels, seed 003).",
+        "log price of a generated crypto-like series (statsmodels).",
         overwrite=True,
     )

@@ -38,7 +38,7 @@ def train(out_dir: Path) -> ModelFolder:
         out_dir,
         name="iris",
         version="1",
-        description="Iris species from sepal and petal measurements (scikit-learn, seed 000).",
+        description="Iris species from sepal and petal measurements (scikit-learn).",
         overrides=overrides,
         overwrite=True,
     )

@@ -143,7 +143,7 @@ def train(out_dir: Path) -> ModelFolder:
         out_dir,
         name="taxifare",
         version="1",
-        description="New York taxi fare in USD (a pipeline on a DataFrame, seed 002; trained on generated rides).",
+        description="New York taxi fare in USD (a scikit-learn pipeline on a DataFrame, trained on generated rides).",
         overrides=overrides,
         extra={"outputs": {"name": "fare_amount", "unit": "USD"}},
         overwrite=True,

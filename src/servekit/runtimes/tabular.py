@@ -15,7 +15,7 @@ NUMERIC = (FeatureType.float, FeatureType.int, FeatureType.bool)
 
 
 def to_frame(rows: list[Row], features: Sequence[Feature]) -> pd.DataFrame:
-    """A frame with exactly the training columns, in their order, with their dtypes (seed 002)."""
+    """A frame with exactly the training columns, in their order, with their dtypes."""
     columns: dict[str, Any] = {}
     for f in features:
         values = [row[f.name] for row in rows]

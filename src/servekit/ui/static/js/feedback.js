@@ -1,4 +1,4 @@
-// Feedback on one answer (seed 004's send_feedback): right or not, the right label or the true
+// Feedback on one answer: right or not, the right label or the true
 // value, a score and a comment, sent to /feedback and confirmed.
 import { call, currentUser } from "./api.js";
 import { clear, field, h, message } from "./dom.js";
