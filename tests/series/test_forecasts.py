@@ -78,7 +78,12 @@ def test_the_model_page_and_the_docs_describe_the_series_with_a_working_example(
     page = forecaster.get("/models/forecast").json()
     assert page["series"]["frequency"] == "D"
     assert page["series"]["max_horizon"] == 30
+    recent = page["training_series"].pop("recent")
     assert page["training_series"] == {"start": "2023-07-01", "end": "2026-06-30", "count": 1096}
+    # The end of the training series, dated: what a forecast without a history goes on from.
+    assert len(recent["dates"]) == len(recent["values"]) == 90
+    assert recent["dates"][0] == "2026-04-02"
+    assert recent["dates"][-1] == "2026-06-30"
     example = page["example"]
     assert forecaster.post(PATH, json=example).status_code == 200
     schema = forecaster.get("/openapi.json").json()
