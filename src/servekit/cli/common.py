@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -10,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from servekit.config import Settings
+from servekit.exceptions import ServekitError
 
 err = Console(stderr=True)
 console = Console()
@@ -63,3 +66,14 @@ def database_url(*, must_exist: bool = True) -> str:
         f"database: {parsed.render_as_string(hide_password=True)}", highlight=False, soft_wrap=True
     )
     return url
+
+
+@contextmanager
+def packaging_errors(out: Path) -> Iterator[None]:
+    """A packaging step's failures as one-line command-line errors (exit code 2)."""
+    try:
+        yield
+    except FileExistsError:
+        raise fail(f"{out} is not empty (pass --overwrite to replace it)") from None
+    except (ServekitError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from None

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from servekit.cli.common import console
+from servekit.cli.common import console, packaging_errors
 from servekit.cli.common import fail as _fail
-from servekit.exceptions import ServekitError
 
 # The files taken for training images, by suffix (anything else in the folder is left alone).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
@@ -102,7 +101,7 @@ def package_images(
     if mean is not None or std is not None:
         spec |= {"mean": _floats(mean, "--mean"), "std": _floats(std, "--std")}
     extra = {"options": {"softmax": softmax}} if softmax is not None else None
-    try:
+    with packaging_errors(out):
         folder = package_image_model(
             model,
             found,
@@ -115,10 +114,6 @@ def package_images(
             extra=extra,
             overwrite=overwrite,
         )
-    except FileExistsError:
-        raise _fail(f"{out} is not empty (pass --overwrite to replace it)") from None
-    except (ServekitError, ValueError, OSError) as exc:
-        raise _fail(str(exc)) from None
     console.print(
         f"wrote {folder.path} ({folder.manifest.key}, {len(labels)} labels, "
         f"{len(found)} training images)"

@@ -12,11 +12,10 @@ from typing import Annotated, Any
 
 import typer
 
-from servekit.cli.common import console, err
+from servekit.cli.common import console, err, packaging_errors
 from servekit.cli.common import fail as _fail
 from servekit.cli.series import forecaster
 from servekit.cli.texts import spacy_pipeline
-from servekit.exceptions import ServekitError
 
 package_app = typer.Typer(invoke_without_command=True, no_args_is_help=True)
 package_app.command()(forecaster)
@@ -248,7 +247,7 @@ def package(
         frame = frame.drop(columns=[target])
     runtime = "onnx" if model.suffix == ".onnx" else "sklearn"
     fitted: Any = model if runtime == "onnx" else _load_pickle(model, code)
-    try:
+    with packaging_errors(out):
         folder = package_model(
             fitted,
             frame,
@@ -262,10 +261,6 @@ def package(
             overwrite=overwrite,
             modules=code,
         )
-    except FileExistsError:
-        raise _fail(f"{out} is not empty (pass --overwrite to replace it)") from None
-    except (ServekitError, ValueError) as exc:
-        raise _fail(str(exc)) from None
     console.print(
         f"wrote {folder.path} ({folder.manifest.key}, {len(folder.manifest.inputs)} features)"
     )

@@ -8,9 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from servekit.cli.common import console, invalid_options
+from servekit.cli.common import console, invalid_options, packaging_errors
 from servekit.cli.common import fail as _fail
-from servekit.exceptions import ServekitError
 
 VALUE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 """What the manifest's ``series.value_name`` may be (as SeriesInput checks it)."""
@@ -211,7 +210,7 @@ def forecaster(
         section = SeriesInput.model_validate(spec)
     except ValidationError as exc:
         raise _fail(invalid_options(exc)) from None
-    try:
+    with packaging_errors(out):
         folder = package_forecaster(
             results,
             series,
@@ -222,10 +221,6 @@ def forecaster(
             description=description,
             overwrite=overwrite,
         )
-    except FileExistsError:
-        raise _fail(f"{out} is not empty (pass --overwrite to replace it)") from None
-    except (ServekitError, ValueError, OSError) as exc:
-        raise _fail(str(exc)) from None
     console.print(
         f"wrote {folder.path} ({folder.manifest.key}, {len(series)} values from "
         f"{series.index[0].date()} to {series.index[-1].date()}, frequency {section.frequency}, "

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from servekit.cli.common import console, invalid_options
+from servekit.cli.common import console, invalid_options, packaging_errors
 from servekit.cli.common import fail as _fail
-from servekit.exceptions import ServekitError
 
 TEXT_MISSING = "packaging a spaCy pipeline needs spaCy (pip install 'servekit[text]')"
 
@@ -146,7 +145,7 @@ def spacy_pipeline(
     options: dict[str, Any] = {"disable": disable} if disable else {}
     if batch_size is not None:
         options["batch_size"] = batch_size
-    try:
+    with packaging_errors(out):
         folder = package_text_model(
             nlp,
             references,
@@ -158,10 +157,6 @@ def spacy_pipeline(
             options=options,
             overwrite=overwrite,
         )
-    except FileExistsError:
-        raise _fail(f"{out} is not empty (pass --overwrite to replace it)") from None
-    except (ServekitError, ValueError, OSError) as exc:
-        raise _fail(str(exc)) from None
     spec = folder.manifest.text
     assert spec is not None
     console.print(
