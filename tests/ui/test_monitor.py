@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.ui.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, screenshot
+from tests.ui.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, screenshot, sign_in
 
 LAST = """(name) => {
     const chart = Chart.getChart(document.getElementById(`chart-${name}`));
@@ -47,7 +47,7 @@ def test_the_monitor_charts_traffic_and_accuracy_moves_with_feedback(
 ) -> None:
     token = api.post("/auth/token", data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
     auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    right, wrong = _predict(api, auth), _predict(api, auth)
+    right = _predict(api, auth)
     sent = api.post(
         "/feedback", json={"prediction_id": right["id"], "label": right["prediction"]}, headers=auth
     )
@@ -56,9 +56,16 @@ def test_the_monitor_charts_traffic_and_accuracy_moves_with_feedback(
     page.get_by_role("link", name="Monitor").click()
     expect(page.locator("canvas")).to_have_count(10)
     _until(page, LAST, "accuracy", lambda last: last.get("iris") == 1)
-    other = "virginica" if wrong["prediction"] != "virginica" else "setosa"
-    sent = api.post("/feedback", json={"prediction_id": wrong["id"], "label": other}, headers=auth)
-    assert sent.json()["correct"] is False
+    # In a second tab, as a user: predict iris (setosa) and say it was wrong.
+    tab = page.context.new_page()
+    tab.goto("/ui/models/iris")
+    sign_in(tab)
+    tab.get_by_role("button", name="Predict").click()
+    feedback = tab.get_by_role("region", name="Feedback")
+    feedback.get_by_role("radio", name="No").check()
+    feedback.get_by_label("The right label").select_option("virginica")
+    feedback.get_by_role("button", name="Send feedback").click()
+    expect(feedback).to_contain_text("the prediction was wrong")
     for _ in range(5):
         _predict(api, auth)
     _until(page, LAST, "accuracy", lambda last: last.get("iris") == 0.5)
