@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
+    Locator,
     Page,
     Playwright,
     Response,
@@ -150,3 +151,19 @@ def sign_in(page: Page, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD
     box.get_by_label("Password").fill(password)
     box.get_by_role("button", name="Sign in").click()
     page.get_by_text("Signed in as").wait_for()
+
+
+def say_it_was_wrong(page: Page, label: str, *, score: str = "", comment: str = "") -> Locator:
+    """On an answered iris page: say the prediction was wrong, ``label`` right, and send it.
+
+    Returns the feedback region, for the caller to read its confirmation.
+    """
+    feedback = page.get_by_role("region", name="Feedback")
+    feedback.get_by_role("radio", name="No").check()
+    feedback.get_by_label("The right label").select_option(label)
+    if score:
+        feedback.get_by_label("Score").fill(score)
+    if comment:
+        feedback.get_by_label("Comment").fill(comment)
+    feedback.get_by_role("button", name="Send feedback").click()
+    return feedback

@@ -9,7 +9,13 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.ui.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, screenshot, sign_in
+from tests.ui.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    say_it_was_wrong,
+    screenshot,
+    sign_in,
+)
 
 LAST = """(name) => {
     const chart = Chart.getChart(document.getElementById(`chart-${name}`));
@@ -61,10 +67,7 @@ def test_the_monitor_charts_traffic_and_accuracy_moves_with_feedback(
     tab.goto("/ui/models/iris")
     sign_in(tab)
     tab.get_by_role("button", name="Predict").click()
-    feedback = tab.get_by_role("region", name="Feedback")
-    feedback.get_by_role("radio", name="No").check()
-    feedback.get_by_label("The right label").select_option("virginica")
-    feedback.get_by_role("button", name="Send feedback").click()
+    feedback = say_it_was_wrong(tab, "virginica")
     expect(feedback).to_contain_text("the prediction was wrong")
     for _ in range(5):
         _predict(api, auth)

@@ -10,7 +10,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 from sklearn.datasets import load_digits
 
-from tests.ui.conftest import screenshot, sign_in
+from tests.ui.conftest import say_it_was_wrong, screenshot, sign_in
 
 
 def field(page: Page, name: str):  # type: ignore[no-untyped-def]
@@ -135,12 +135,9 @@ def test_a_signed_in_user_sends_feedback_and_finds_it_in_their_history(page: Pag
     page.goto("/ui/models/iris")
     sign_in(page)
     page.get_by_role("button", name="Predict").click()
-    feedback = page.get_by_role("region", name="Feedback")
-    feedback.get_by_role("radio", name="No").check()
-    feedback.get_by_label("The right label").select_option("virginica")
-    feedback.get_by_label("Score").fill("2")
-    feedback.get_by_label("Comment").fill("looked like <b>virginica</b> to me")
-    feedback.get_by_role("button", name="Send feedback").click()
+    feedback = say_it_was_wrong(
+        page, "virginica", score="2", comment="looked like <b>virginica</b> to me"
+    )
     expect(feedback).to_contain_text(re.compile(r"feedback \d+ saved \(the prediction was wrong\)"))
     page.get_by_role("link", name="My predictions").click()  # the sign-in is kept
     expect(page.locator("table.history").first).to_contain_text("iris v1")
