@@ -33,7 +33,7 @@ export function highlighted(text, entities) {
 
 function body(model, row, form) {
   if (model.task === "ner") {
-    const text = form.input();
+    const text = form.text();
     return [
       h("h3", {}, "Entities"),
       row.entities.length ? highlighted(text, row.entities) : h("p", {}, "No entities found."),

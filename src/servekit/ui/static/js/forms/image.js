@@ -48,9 +48,5 @@ export function imageForm(model) {
       for (const file of chooser.control.files) body.append("file", file);
       return { path: `${model.endpoints.predict}/file`, body: { form: body } };
     },
-    input() {
-      const file = chooser.control.files[0];
-      return file ? file.name : "";
-    },
   };
 }

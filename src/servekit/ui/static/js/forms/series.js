@@ -47,8 +47,5 @@ export function seriesForm(model) {
       const recent = trained.recent;
       return recent && recent.values.length ? { ...recent, training: true } : null;
     },
-    input() {
-      return horizon.control.value;
-    },
   };
 }

@@ -54,8 +54,5 @@ export function tabularForm(model) {
       }
       return { path: model.endpoints.predict, body: { json: row } };
     },
-    input() {
-      return Object.fromEntries(fields.map((f) => [f.feature.name, f.control.value]));
-    },
   };
 }

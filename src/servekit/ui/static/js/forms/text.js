@@ -15,7 +15,7 @@ export function textForm(model) {
     request() {
       return { path: model.endpoints.predict, body: { json: { text: box.control.value } } };
     },
-    input() {
+    text() {
       return box.control.value;
     },
   };
