@@ -1,4 +1,4 @@
-"""The ``servekit`` command line: serve, worker, package, predict, examples, db, users."""
+"""The ``servekit`` command line: serve, worker, package, predict, examples, db, users, loadtest."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from servekit import __version__
 from servekit.cli.accounts import users_app
 from servekit.cli.database import db_app
 from servekit.cli.examples import examples_app
+from servekit.cli.loadtest import loadtest
 from servekit.cli.package import package_app
 from servekit.cli.predict import predict
 from servekit.cli.serving import serve, worker
@@ -43,6 +44,7 @@ app.command()(predict)
 app.add_typer(examples_app, name="examples")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.command()(loadtest)
 
 
 def main() -> None:
