@@ -1,0 +1,75 @@
+"""``python -m bench.seed004 api | worker``: the seed's two services, one process each."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from bench.seed004 import jobs
+from bench.seed004.api import API_SLEEP_S, DEADLINE_S, ApiSettings, create_app
+from bench.seed004.worker import WorkerSettings, run
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+RedisUrl = Annotated[str, typer.Option("--redis-url", help="The Redis of the job list.")]
+Uploads = Annotated[
+    Path, typer.Option("--uploads", help="The folder uploads are kept in, shared by both.")
+]
+Queue = Annotated[str, typer.Option("--queue", help="The Redis list the jobs go through.")]
+SHUTDOWN_GRACE_S = 5
+"""Seconds uvicorn lets requests under way finish after SIGTERM before it closes them."""
+
+
+@app.command()
+def api(
+    port: Annotated[int, typer.Option("--port")],
+    redis_url: RedisUrl,
+    uploads: Uploads,
+    queue: Queue = jobs.DEFAULT_QUEUE,
+    poll_s: Annotated[
+        float, typer.Option("--poll-s", help="Seconds between looks for a result.")
+    ] = API_SLEEP_S,
+    deadline_s: Annotated[
+        float, typer.Option("--deadline-s", help="Seconds before a 504.")
+    ] = DEADLINE_S,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+) -> None:
+    """The API: one uvicorn process, logging warnings only (as the seed's compose runs it)."""
+    settings = ApiSettings(
+        redis_url=redis_url, uploads=uploads, queue=queue, poll_s=poll_s, deadline_s=deadline_s
+    )
+    # uvicorn handles SIGTERM and SIGINT itself: it stops accepting, lets requests finish.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
+
+
+@app.command()
+def worker(
+    redis_url: RedisUrl,
+    uploads: Uploads,
+    model: Annotated[
+        Path, typer.Option("--model", help="The model folder (with its servekit.yaml).")
+    ],
+    queue: Queue = jobs.DEFAULT_QUEUE,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="info logs each job served.")
+    ] = "warning",
+) -> None:
+    """One model worker; start several for more (the seed's ``--scale model=N``)."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run(WorkerSettings(redis_url=redis_url, uploads=uploads, model=model, queue=queue))
+
+
+if __name__ == "__main__":
+    app()
