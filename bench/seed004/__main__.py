@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -22,6 +24,15 @@ Uploads = Annotated[
 Queue = Annotated[str, typer.Option("--queue", help="The Redis list the jobs go through.")]
 SHUTDOWN_GRACE_S = 5
 """Seconds uvicorn lets requests under way finish after SIGTERM before it closes them."""
+
+
+def _exit_quietly(signum: int, frame: FrameType | None) -> None:
+    """Exit 0: uvicorn has shut down gracefully and raises the signal again with this handler.
+
+    Without it, that second signal would kill the process (or raise KeyboardInterrupt) after a
+    clean shutdown, and a supervisor would read a clean stop as a crash.
+    """
+    raise SystemExit(0)
 
 
 @app.command()
@@ -43,6 +54,8 @@ def api(
         redis_url=redis_url, uploads=uploads, queue=queue, poll_s=poll_s, deadline_s=deadline_s
     )
     # uvicorn handles SIGTERM and SIGINT itself: it stops accepting, lets requests finish.
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    signal.signal(signal.SIGINT, _exit_quietly)
     uvicorn.run(
         create_app(settings),
         host=host,
