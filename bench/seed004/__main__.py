@@ -13,7 +13,6 @@ import uvicorn
 
 from bench.seed004 import jobs
 from bench.seed004.api import API_SLEEP_S, DEADLINE_S, ApiSettings, create_app
-from bench.seed004.worker import WorkerSettings, run
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -78,6 +77,10 @@ def worker(
     ] = "warning",
 ) -> None:
     """One model worker; start several for more (the seed's ``--scale model=N``)."""
+    # NOTE: imported here, not at the top: the worker brings torch, which the API process has no
+    # use for (seconds of start-up and about 280 MB it would hold for nothing).
+    from bench.seed004.worker import WorkerSettings, run
+
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
