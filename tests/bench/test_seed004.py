@@ -135,7 +135,7 @@ def test_locust_finds_no_failures(deployment: Deployment) -> None:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     stats = json.loads(done.stdout[done.stdout.index("[") :])
-    predict = [s for s in stats if s["name"] == "/model/predict"]
+    predict = [s for s in stats if s["name"] == "digits: upload"]
     assert predict, stats
     assert predict[0]["num_requests"] > 0
     assert sum(s["num_failures"] for s in stats) == 0

@@ -190,6 +190,7 @@ def _seed(workers: int, place: Place, stack: ExitStack) -> Target:
         name=f"seed004-{workers}",
         url=url,
         classes=dict(SEED_CLASSES),
+        env={"PYTHONPATH": env["PYTHONPATH"]},  # Locust imports bench.seed004.locustfile
         pids={"api": [api.pid], "workers": [w.pid for w in fleet]},
         redis_url=place.redis_url,
         servekit=False,
