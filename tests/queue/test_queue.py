@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -19,7 +19,7 @@ from servekit.exceptions import DeadlineExceeded, Overloaded, PredictionError, Q
 from servekit.inputs.registry import codec_for
 from servekit.queue.client import JobQueue, RedisExecutor
 from servekit.queue.connection import connect, redacted
-from servekit.queue.jobs import Job, Keys, Reply, result_message
+from servekit.queue.jobs import GROUP, Job, Keys, Reply, result_message
 from servekit.queue.worker import Worker
 from servekit.repository.loader import Repository
 from servekit.repository.manifest import Manifest
@@ -27,7 +27,7 @@ from servekit.runtimes.base import RowOutput
 from servekit.runtimes.registry import runtime_class
 from servekit.serving.executor import ModelCall
 from tests.e2e.server import free_port
-from tests.slow import pid_calls, slow_repo
+from tests.slow import calls, pid_calls, slow_repo
 
 GUARD_S = 20.0
 """A test that has not finished by then hangs (a hang detector, not a timing target)."""
@@ -403,3 +403,42 @@ def test_a_model_no_worker_serves_is_refused_at_once_until_one_comes(
         "servekit_rejections_total", {"model": "echo", "version": "1", "reason": "no_worker"}
     )
     assert after == before + 1
+
+
+def test_a_batch_that_waited_for_the_model_takes_the_jobs_that_came_meanwhile(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    # One worker, a model of 1 s a call: x=0 runs; x=1 is read by the worker's other loop, which
+    # waits for the model; x=2..6 come while it waits. They go in x=1's call, not in a third.
+    repo = slow_repo(tmp_path / "models", 1.0, name="echo", max_batch_size=16)
+    queue = settings(prefix)
+    keys = Keys(prefix)
+
+    async def until(done: Callable[[], Awaitable[bool]]) -> None:
+        while not await done():  # noqa: ASYNC110  (Redis and a file: nothing to wait on)
+            await asyncio.sleep(0.01)
+
+    async def scenario() -> None:
+        async with fleet(redis_url, queue, repo), api(redis_url, queue, repo) as ex:
+            redis_ = ex.queue.redis
+
+            async def delivered(n: int) -> bool:
+                info: Any = await redis_.xpending(keys.jobs("echo", "1"), GROUP)
+                return int(info["pending"]) >= n
+
+            async def started() -> bool:
+                return calls(repo, "echo") == [[0.0]]
+
+            first = asyncio.create_task(ex.submit([{"x": 0.0}], deadline=deadline()))
+            await until(started)
+            second = asyncio.create_task(ex.submit([{"x": 1.0}], deadline=deadline()))
+            await until(lambda: delivered(2))
+            rest = [
+                asyncio.create_task(ex.submit([{"x": float(i)}], deadline=deadline()))
+                for i in range(2, 7)
+            ]
+            answers = await asyncio.gather(first, second, *rest)
+            assert [a[0].prediction for a in answers] == [2.0 * i for i in range(7)]
+
+    asyncio.run(asyncio.wait_for(scenario(), GUARD_S))
+    assert calls(repo, "echo") == [[0.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]]

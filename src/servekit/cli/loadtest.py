@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -87,6 +89,8 @@ def loadtest(
     from servekit.loadtest import machine, report, sweep
     from servekit.loadtest.deployments import DeploymentError, Place
 
+    # A SIGTERM unwinds like Ctrl-C, so that every deployment started is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan = sweep.QUICK if quick else sweep.FULL
     try:
         plan = _adjusted(plan, users, deployments, model, duration_s, warmup_s)

@@ -19,6 +19,8 @@ CALL_S = 0.1
 """What one model call costs, sleeping (no CPU)."""
 MAX_BATCH = 16
 """Rows in one call: one process then does at most MAX_BATCH / CALL_S = 160 rows/s."""
+MAX_QUEUE_WAIT_MS = 1000.0
+"""How long a row may wait for its call (its manifest's ``batching.max_queue_wait_ms``)."""
 FEATURES = [f"x{i}" for i in range(4)]
 
 
@@ -53,7 +55,10 @@ def build(out: Path) -> Path:
         name=NAME,
         feature_names=FEATURES,
         description=f"Load-test model: {CALL_S * 1000:.0f} ms a call, up to {MAX_BATCH} rows, no CPU.",
-        extra={"batching": {"max_batch_size": MAX_BATCH}},
+        # A row may wait a second for its call, not the default 10 ms: at 100 ms a call, a queue
+        # bounded by 10 ms of work would refuse most of a hundred users, and the sweep would
+        # measure shedding rather than the model's throughput.
+        extra={"batching": {"max_batch_size": MAX_BATCH, "max_queue_wait_ms": MAX_QUEUE_WAIT_MS}},
         overwrite=True,
     )
     return out / NAME
