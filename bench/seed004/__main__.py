@@ -47,10 +47,22 @@ def api(
         float, typer.Option("--deadline-s", help="Seconds before a 504.")
     ] = DEADLINE_S,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    blocking: Annotated[
+        bool,
+        typer.Option(
+            "--blocking/--awaiting",
+            help="As the seed's template: sync Redis calls and time.sleep that hold the event loop; or await them.",
+        ),
+    ] = False,
 ) -> None:
     """The API: one uvicorn process, logging warnings only (as the seed's compose runs it)."""
     settings = ApiSettings(
-        redis_url=redis_url, uploads=uploads, queue=queue, poll_s=poll_s, deadline_s=deadline_s
+        redis_url=redis_url,
+        uploads=uploads,
+        queue=queue,
+        poll_s=poll_s,
+        deadline_s=deadline_s,
+        blocking=blocking,
     )
     # uvicorn handles SIGTERM and SIGINT itself: it stops accepting, lets requests finish.
     signal.signal(signal.SIGTERM, _exit_quietly)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
 import redis.asyncio
 from fastapi import FastAPI, HTTPException, Request, UploadFile
 from pydantic import BaseModel
@@ -40,6 +41,10 @@ class ApiSettings:
     queue: str = jobs.DEFAULT_QUEUE
     poll_s: float = API_SLEEP_S
     deadline_s: float = DEADLINE_S
+    blocking: bool = False
+    """As the seed's template is written: a synchronous Redis client and ``time.sleep`` inside
+    the ``async`` route, so that each Redis call and each pause holds the event loop (and every
+    other request) still. False: the generous reading, which awaits both."""
 
 
 class PredictResponse(BaseModel):
@@ -67,27 +72,45 @@ class Queue:
     def __init__(self, client: redis.asyncio.Redis, settings: ApiSettings) -> None:
         self.client = client
         self.settings = settings
+        self.sync = redis.Redis.from_url(settings.redis_url) if settings.blocking else None
+
+    async def _redis(self, command: str, *args: Any) -> Any:
+        if self.sync is not None:
+            # NOTE: as the template: a blocking call inside an async function stops the loop.
+            return getattr(self.sync, command)(*args)
+        return await getattr(self.client, command)(*args)
+
+    async def _pause(self) -> None:
+        if self.sync is not None:
+            time.sleep(self.settings.poll_s)  # noqa: ASYNC251  (the seed's template, on purpose)
+        else:
+            # NOTE: the generous reading. The seed's template waits with time.sleep(API_SLEEP),
+            # which blocks the event loop, so one waiting request stops all others; this one
+            # awaits, and the loop serves other requests in the meantime.
+            await asyncio.sleep(self.settings.poll_s)
 
     async def predict(self, image_name: str) -> jobs.Result:
         """The seed's ``model_predict``: LPUSH a job, then GET its id until the result is set."""
         job: jobs.Job = {"id": str(uuid.uuid4()), "image_name": image_name}
         message = jobs.encode(job)
-        await self.client.lpush(self.settings.queue, message)
+        await self._redis("lpush", self.settings.queue, message)
         deadline = time.monotonic() + self.settings.deadline_s
         while True:
-            found = await self.client.get(job["id"])
+            found = await self._redis("get", job["id"])
             if found is not None:
                 break
             if time.monotonic() >= deadline:
                 # A job no worker has taken yet is withdrawn: nobody waits for its answer.
-                await self.client.lrem(self.settings.queue, 1, message)
+                await self._redis("lrem", self.settings.queue, 1, message)
                 raise HTTPException(504, "no model worker answered in time")
-            # NOTE: the generous reading. The seed's template waits with time.sleep(API_SLEEP),
-            # which blocks the event loop, so one waiting request stops all others; this one
-            # awaits, and the loop serves other requests in the meantime.
-            await asyncio.sleep(self.settings.poll_s)
-        await self.client.delete(job["id"])
+            await self._pause()
+        await self._redis("delete", job["id"])
         return jobs.decode_result(found)
+
+    def close(self) -> None:
+        """Close the synchronous client, if any."""
+        if self.sync is not None:
+            self.sync.close()
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -102,6 +125,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         try:
             yield
         finally:
+            app.state.queue.close()
             await client.aclose()
 
     app = FastAPI(title="seed 004 baseline", lifespan=lifespan)

@@ -116,7 +116,7 @@ def _stop(processes: list[Process]) -> None:
 
 @contextmanager
 def running(
-    *, model: Path, redis_url: str, queue: str, workdir: Path, workers: int
+    *, model: Path, redis_url: str, queue: str, workdir: Path, workers: int, blocking: bool = False
 ) -> Iterator[Deployment]:
     """The API and ``workers`` workers, ready; all stopped (and checked) after the block."""
     port = free_port()
@@ -133,7 +133,8 @@ def running(
             for i in range(workers)
         ]
         processes.extend(spawned)
-        api = _spawn("api", ["api", "--port", str(port), *common], workdir)
+        waits = "--blocking" if blocking else "--awaiting"
+        api = _spawn("api", ["api", "--port", str(port), *common, waits], workdir)
         processes.append(api)
         deployment = Deployment(f"http://127.0.0.1:{port}", queue, uploads, api, spawned)
         _wait_ready(deployment)

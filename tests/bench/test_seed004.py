@@ -150,3 +150,28 @@ def test_reads_a_digit_drawn_elsewhere(http: httpx.Client) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["prediction"] == "7"
     assert response.json()["image_file_name"].endswith(".jpg")
+
+
+def test_as_the_template_is_written_it_answers_right_one_request_at_a_time(
+    digits_dir: Path, redis_url: str, tmp_path: Path
+) -> None:
+    # --blocking: sync Redis calls and time.sleep in the async route, as the seed's template.
+    with (
+        running(
+            model=digits_dir / "digits",
+            redis_url=redis_url,
+            queue=f"seed004-test-{uuid.uuid4().hex[:12]}",
+            workdir=tmp_path,
+            workers=1,
+            blocking=True,
+        ) as blocking,
+        httpx.Client(base_url=blocking.url, timeout=30.0) as client,
+    ):
+        seven = (SAMPLES / "seven.png").read_bytes()
+
+        def one(_: int) -> httpx.Response:
+            return upload(client, "seven.png", seven)
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(one, range(4)))
+    assert [a.json()["prediction"] for a in answers] == ["7"] * 4

@@ -29,11 +29,13 @@ def test_targets_are_ratios_of_cells_of_the_same_run() -> None:
         )
     }
     throughput = found[
-        "digits, 50 users: servekit (2 workers) / seed 004's design (2 workers), throughput"
+        "digits, 50 users: servekit (2 workers) / seed 004's design as written (2 workers), throughput"
     ]
     assert throughput.ratio == 6.0
     assert throughput.met
-    assert found["digits, 50 users: servekit (2 workers) / seed 004's design (2 workers), p95"].met
+    assert found[
+        "digits, 50 users: servekit (2 workers) / seed 004's design as written (2 workers), p95"
+    ].met
     assert found["latency, 100 users: batching on / off"].ratio == 16.0
     assert found["latency, 100 users: 2 workers / 1"].met is True
     four = found["latency, 100 users: 4 workers / 1"]

@@ -68,7 +68,7 @@ def loadtest(
     deployments: Annotated[
         str | None,
         typer.Option(
-            help="Deployments, comma-separated: batching, no-batching, workers-N, seed004-N (default: the plan's)."
+            help="Deployments, comma-separated: batching, no-batching, workers-N, seed004-N, seed004-async-N (default: the plan's)."
         ),
     ] = None,
     model: Annotated[

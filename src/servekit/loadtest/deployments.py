@@ -3,7 +3,9 @@
 ``batching`` and ``no-batching`` are one ``servekit serve`` process; ``workers-N`` is an API and
 N ``servekit worker`` processes on Redis; ``seed004-N`` is seed 004's own design (``bench/seed004``
 in the repository: an API that pushes each job to a Redis list and polls for its answer, and N
-workers that run one image at a time); ``url`` is a server someone else started.
+workers that run one image at a time) as its template is written, with synchronous Redis calls
+and ``time.sleep`` in the async route, and ``seed004-async-N`` the same design with both awaited;
+``url`` is a server someone else started.
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ def parse(name: str) -> str:
     """``name`` when it is a deployment this module knows, else a DeploymentError saying which are."""
     if not _KIND.match(name):
         raise DeploymentError(
-            f"unknown deployment {name!r}: use batching, no-batching, workers-N, seed004-N or url"
+            f"unknown deployment {name!r}: use batching, no-batching, workers-N, seed004-N, "
+            "seed004-async-N or url"
         )
     return name
 
@@ -95,7 +98,7 @@ def started(name: str, place: Place) -> Iterator[Target]:
     assert match is not None
     with ExitStack() as stack:
         if match["seed"]:
-            yield _seed(int(match["seed"]), place, stack)
+            yield _seed(name, int(match["seed"]), place, stack, blocking=not match["awaiting"])
         else:
             yield _servekit(name, int(match["workers"] or 0), place, stack)
 
@@ -150,7 +153,7 @@ def _servekit(name: str, workers: int, place: Place, stack: ExitStack) -> Target
     )
 
 
-def _seed(workers: int, place: Place, stack: ExitStack) -> Target:
+def _seed(name: str, workers: int, place: Place, stack: ExitStack, *, blocking: bool) -> Target:
     root = place.seed_root
     if root is None:
         raise DeploymentError(
@@ -159,7 +162,7 @@ def _seed(workers: int, place: Place, stack: ExitStack) -> Target:
     digits = place.models / "digits"
     if not digits.is_dir():
         raise DeploymentError("seed004 serves the digits model, which is not served here")
-    data = place.work / f"seed004-{workers}"
+    data = place.work / name
     uploads = data / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     queue = f"servekit-loadtest-seed-{secrets.token_hex(4)}"
@@ -187,7 +190,7 @@ def _seed(workers: int, place: Place, stack: ExitStack) -> Target:
     url = f"http://127.0.0.1:{port}"
     _wait_ready(url, [api, *fleet], workers=0, log=data / "api.log", path="/")
     return Target(
-        name=f"seed004-{workers}",
+        name=name,
         url=url,
         classes=dict(SEED_CLASSES),
         env={"PYTHONPATH": env["PYTHONPATH"]},  # Locust imports bench.seed004.locustfile

@@ -220,7 +220,7 @@ class IrisBatch(ServekitUser):
 class DigitsUpload(ServekitUser):
     """One image a request, uploaded as a file (seed 004's own traffic)."""
 
-    model = "digits"
+    model: ClassVar[str | None] = "digits"
     weight = 2
     path: ClassVar[str] = "/models/digits/predict/file"
     bodies: ClassVar[list[tuple[bytes, str]]] = [

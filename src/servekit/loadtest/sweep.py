@@ -62,7 +62,11 @@ class Plan:
 FULL = Plan(
     scenarios=(
         Scenario("iris", (1, 10, 64, 100), ("batching", "no-batching", "workers-1", "workers-2")),
-        Scenario("digits", (1, 10, 50, 100), ("batching", "no-batching", "workers-2", "seed004-2")),
+        Scenario(
+            "digits",
+            (1, 10, 50, 100),
+            ("batching", "no-batching", "workers-2", "seed004-2", "seed004-async-2"),
+        ),
         Scenario(
             "latency",
             (1, 10, 50, 100),
