@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from servekit.loadtest.deployments import DeploymentError, parse
 from servekit.loadtest.report import markdown, targets
 from servekit.loadtest.sweep import QUICK, Cell
 from servekit.loadtest.usage import limiting
@@ -73,3 +76,19 @@ def test_the_limit_is_the_part_nearest_its_capacity() -> None:
     assert busy.startswith("the machine's")
     assert "other processes" in busy
     assert limiting({"api": 0.1}, 0.1, 0.1, one).startswith("the users")
+
+
+def test_every_deployment_name_the_docs_give_is_understood() -> None:
+    for name in (
+        "batching",
+        "no-batching",
+        "workers-1",
+        "workers-12",
+        "seed004-2",
+        "seed004-async-4",
+        "url",
+    ):
+        assert parse(name) == name
+    for wrong in ("workers-0", "seed004-", "seed004-async", "gpu"):
+        with pytest.raises(DeploymentError, match="unknown deployment"):
+            parse(wrong)

@@ -40,7 +40,8 @@ SERVEKIT_CLASSES = {
 SEED_CLASSES = {"digits": "bench.seed004.locustfile:Seed004Upload"}
 
 _KIND = re.compile(
-    r"^(batching|no-batching|url|workers-(?P<workers>[1-9]\d*)|seed004-(?P<seed>[1-9]\d*))$"
+    r"^(batching|no-batching|url|workers-(?P<workers>[1-9]\d*)"
+    r"|seed004-(?P<awaiting>async-)?(?P<seed>[1-9]\d*))$"
 )
 
 

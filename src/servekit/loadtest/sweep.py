@@ -143,12 +143,13 @@ def run(
                 raise DeploymentError(why)
             with started(name, place) as target:
                 _run_on(target, todo, plan, cells, on_cell)
-        except DeploymentError as exc:
+        except Exception as exc:  # one deployment's failure is reported; the sweep goes on
             for model, users in todo:
                 if not any(
                     c.deployment == name and c.model == model and c.users == users for c in cells
                 ):
-                    cell = Cell(name, model, users, skipped=str(exc))
+                    why = str(exc) if isinstance(exc, DeploymentError) else repr(exc)
+                    cell = Cell(name, model, users, skipped=why)
                     cells.append(cell)
                     on_cell(cell)
     return cells
