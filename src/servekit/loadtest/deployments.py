@@ -186,7 +186,11 @@ def _seed(name: str, workers: int, place: Place, stack: ExitStack, *, blocking: 
     ]
     port = free_port()
     api = _spawn(
-        [*seed, "api", *common, "--port", str(port)], env, data / "api.log", stack, cwd=root
+        [*seed, "api", *common, "--port", str(port), "--blocking" if blocking else "--awaiting"],
+        env,
+        data / "api.log",
+        stack,
+        cwd=root,
     )
     url = f"http://127.0.0.1:{port}"
     _wait_ready(url, [api, *fleet], workers=0, log=data / "api.log", path="/")
