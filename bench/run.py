@@ -14,7 +14,6 @@ import math
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from bench import goodput  # noqa: E402
 from bench.distributed import FIXED_BATCH, IN_PROCESS, WORKERS, fleet, variant  # noqa: E402
 from bench.models import build  # noqa: E402
 from bench.openloop import Report, offer  # noqa: E402
+from servekit.loadtest.deployments import free_port  # noqa: E402
 
 if TYPE_CHECKING:
     from bench.images import Images
@@ -106,13 +106,6 @@ class Contender:
     path: str
     ready: str
     env: dict[str, str]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager

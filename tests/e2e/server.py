@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from servekit.loadtest.deployments import free_port
+
 STARTUP_TIMEOUT = 30.0
 """Seconds a server has to answer ``GET /readyz`` with 200 (imports and model loading included)."""
 
@@ -28,14 +29,6 @@ LOG_TIMEOUT = 5.0
 """Seconds to wait for a log line to reach the stderr file."""
 
 Record = dict[str, Any]
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (the OS picks it for a socket bound to port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

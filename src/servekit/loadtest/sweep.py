@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx
-import psutil
 
 from servekit.loadtest import drive, usage
 from servekit.loadtest.deployments import (
@@ -222,8 +221,3 @@ def _measure(target: Target, cell: Cell, plan: Plan) -> None:
     used = usage.between(before, after, took, processes=processes, slots=slots)
     cell.cores, cell.machine, cell.model_busy = used.cores, used.machine, used.model_busy
     cell.rows_per_call, cell.limit = used.rows_per_call, used.limit
-
-
-def machine_cores() -> int:
-    """Cores of this machine (for the report)."""
-    return psutil.cpu_count() or 1
