@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from pydantic_core import to_json
@@ -147,8 +148,8 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.flush()
 
 
-def configure_logging(settings: LogSettings) -> None:
-    """Send servekit's and uvicorn's logs to stderr in the chosen format (idempotent)."""
+def configure_logging(settings: LogSettings, others: Sequence[str] = ()) -> None:
+    """Send servekit's, uvicorn's and the ``others`` loggers to stderr in the chosen format (idempotent)."""
     # Per the logging HOWTO's "Optimization" section: collect nothing the formats do not show
     # (caller, thread, multiprocessing names); a record is made for every request.
     logging._srcfile = None
@@ -159,7 +160,7 @@ def configure_logging(settings: LogSettings) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    names = ("servekit", "uvicorn", "uvicorn.error")
+    names = ("servekit", "uvicorn", "uvicorn.error", *others)
     previous = {h for name in names for h in logging.getLogger(name).handlers}
     for name in names:
         logger = logging.getLogger(name)

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -94,16 +95,21 @@ class BodyLimit:
 class RequestRecorder:
     """Counts and times each request by its route template, and writes its access-log line."""
 
-    def __init__(self) -> None:
+    def __init__(self, template: Callable[[Scope], str | None] | None = None) -> None:
+        """``template`` names a request's route in place of ``scope["route"].path`` (mounted apps)."""
         # Labelled children looked up once: labels() validates and locks on every call.
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._access = AccessLog(log)
+        self._template = template
 
     def record(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
         """One finished request: ``scope["route"]`` (if any) names its template."""
         route = scope.get("route")
         # The template, never the raw URL: one time series per route, whatever the path parameters.
-        path = getattr(route, "path", None) or UNMATCHED
+        if self._template is None:
+            path = getattr(route, "path", None) or UNMATCHED
+        else:
+            path = self._template(scope) or UNMATCHED
         method = scope["method"]
         key = (method, path, status)
         series = self._series.get(key)
