@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -164,3 +165,25 @@ def prefix(redis_url: str) -> Iterator[str]:
         keys = list(client.scan_iter(f"{value}:*"))
         if keys:
             client.delete(*keys)
+
+
+LOGGERS = ("servekit", "servekit.access", "uvicorn", "uvicorn.error", "uvicorn.access", "shop")
+"""The loggers that ``servekit.monitoring.instrument`` (through ``configure_logging``) changes."""
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """For tests that instrument an app: its logging set-up is undone afterwards."""
+    saved = {}
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        saved[name] = (list(logger.handlers), logger.level, logger.propagate, logger.disabled)
+    yield
+    for name, (handlers, level, propagate, disabled) in saved.items():
+        logger = logging.getLogger(name)
+        for handler in set(logger.handlers) - set(handlers):
+            handler.close()
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+        logger.disabled = disabled

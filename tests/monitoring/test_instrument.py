@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -34,23 +34,8 @@ def observed(method: str, path: str) -> float:
 
 
 @pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """instrument() configures the servekit and uvicorn loggers; put them back afterwards."""
-    names = ("servekit", "uvicorn", "uvicorn.error", "uvicorn.access", "shop", "servekit.access")
-    saved = {
-        n: (list(logging.getLogger(n).handlers), logging.getLogger(n).level,
-            logging.getLogger(n).propagate, logging.getLogger(n).disabled)
-        for n in names
-    }  # fmt: skip
-    yield
-    for name, (handlers, level, propagate, disabled) in saved.items():
-        logger = logging.getLogger(name)
-        for handler in set(logger.handlers) - set(handlers):
-            handler.close()
-        logger.handlers[:] = handlers
-        logger.setLevel(level)
-        logger.propagate = propagate
-        logger.disabled = disabled
+def _logging(restored_logging: None) -> None:
+    """instrument() configures the servekit and uvicorn loggers: put back afterwards."""
 
 
 def fastapi_app() -> FastAPI:
