@@ -56,6 +56,7 @@ def test_every_variable_is_in_the_example_and_no_secret_has_a_default() -> None:
         "REDIS_PASSWORD",
         "SERVEKIT_JWT_SECRET",
         "GRAFANA_ADMIN_PASSWORD",
+        "ALERT_WEBHOOK_URL",
     }
     for name in required:
         assert example[name] == "", f"{name} has a working default in .env.example"

