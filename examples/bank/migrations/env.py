@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from bank.db import async_url, database_url
 from bank.models import Base
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
 
 config = context.config
 URL = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
