@@ -1,0 +1,1 @@
+"""bank: a plain FastAPI CRUD service of accounts and transactions, monitored by servekit."""
