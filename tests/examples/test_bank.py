@@ -23,14 +23,16 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "bank"
 sys.path.insert(0, str(EXAMPLE))
 
-from bank.app import create_app  # noqa: E402
-
 ALICE = {"first_name": "Alice", "last_name": "Liddell", "address": "1 Rabbit Hole"}
 
 
 @pytest.fixture
-def bank(database_url: str) -> Iterator[TestClient]:
+def bank(database_url: str, restored_logging: None) -> Iterator[TestClient]:
     """The bank app over a new, empty database (the lifespan applies the migrations)."""
+    # Imported here, not at collection: importing it instruments its module-level app, which
+    # configures logging (undone after the test).
+    from bank.app import create_app
+
     with TestClient(create_app(database_url)) as client:
         yield client
 
